@@ -1,0 +1,3 @@
+from localvox.cli import main
+
+raise SystemExit(main())
