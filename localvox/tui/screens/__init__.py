@@ -1,0 +1,1 @@
+"""Modal screens for the localvox TUI."""
