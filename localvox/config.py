@@ -195,7 +195,7 @@ class Config:
 
 _CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("wake", "mode"): ("wake", "ptt", "always"),
-    ("vad", "backend"): ("silero", "webrtc", "energy"),
+    ("vad", "backend"): ("silero", "webrtc"),
     ("asr", "backend"): ("whisper", "pulse"),
     ("llm", "backend"): ("llama_cpp", "openai"),
     ("llm", "tool_mode"): ("auto", "intent", "native"),

@@ -36,7 +36,7 @@ def device_choices(kind: str) -> list[str]:
     except ImportError:
         return []
     try:
-        return [d["name"] for d in list_devices() if d.get(f"max_{kind}_channels", 0) > 0]
+        return [d.name for d in list_devices() if d.channels(kind) > 0]
     except Exception:  # no PortAudio / no devices: the settings still open
         return []
 

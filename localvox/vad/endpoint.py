@@ -1,0 +1,340 @@
+"""The endpointer: VAD probabilities in, "speech began" / "speech ended" decisions out.
+
+Why it exists as its own pure piece: the end-of-turn silence is the largest fixed cost of
+every turn, and the first syllable is the easiest thing to lose. Both are decided here,
+in plain Python and numpy with no I/O, so they can be tested sample-exactly and reused by
+the turn engine, the headless runner and the benchmarks.
+
+What it does, frame by frame (any frame size; 32 ms from the default source):
+
+* Idle, it keeps the last ``pre_roll_ms`` of audio. The first voiced frame (probability at
+  or above ``threshold``) is a candidate onset; once ``min_speech_ms`` of voiced audio has
+  accumulated, ``SpeechBegan`` is emitted with the pre-roll plus everything since the
+  onset. A candidate that goes quiet for ``FALSE_START_GAP_MS`` first is dropped with
+  ``SpeechDiscarded`` (a click, a cough); no ``SpeechBegan`` was sent for it.
+* While speaking, a frame stays voiced down to a lower ``neg_threshold`` (hysteresis, as
+  Silero's own segmenter does), so soft word endings do not start the silence clock.
+* The silence needed to end the turn is chosen by ``endpoint_silence_ms`` from the latest
+  partial transcript (``set_partial``): short when it looks finished, long when it ends in
+  a continuation word, a filler or trailing punctuation, the default before any partial.
+  ``SpeechEnded`` carries the utterance audio: pre-roll, speech, and a short tail.
+* ``max_utterance_s`` caps an utterance (``reason="max_length"``); ``flush()`` at the end
+  of the input closes an open one (``reason="input_ended"``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable, Literal, Union
+
+import numpy as np
+
+from localvox.audio.base import SAMPLE_RATE
+
+if TYPE_CHECKING:
+    from localvox.config import Config, EndpointConfig
+
+FALSE_START_GAP_MS = 250
+"""A candidate onset that is silent this long before reaching ``min_speech_ms`` is dropped."""
+TAIL_MS = 150
+"""Audio kept after the last voiced frame: VAD probability falls before a final consonant
+or vowel has fully decayed, and cutting it there can cost the last word's ending."""
+HYSTERESIS = 0.15
+"""``neg_threshold = threshold - HYSTERESIS``, as in Silero's reference segmenter."""
+
+_TRAILING_OFF = ("...", "…", ",", "-", "–", "—", ":", ";")
+_FINISHED = (".", "?", "!")
+_WORD = re.compile(r"[a-z0-9']+")
+
+Completeness = Literal["complete", "incomplete", "unknown"]
+
+
+# --------------------------------------------------------------------------------------
+# The adaptive end-of-turn rule
+# --------------------------------------------------------------------------------------
+def partial_completeness(text: str | None, continuation_words: "list[str] | set[str]"
+                         ) -> Completeness:
+    """Judge whether a partial transcript looks like a finished turn.
+
+    In order (the first that applies wins):
+
+    1. nothing yet (None or blank)                       -> ``unknown``
+    2. last word is a continuation word or filler from
+       ``[endpoint] continuation_words`` ("... and", "um.") -> ``incomplete``
+       (checked before punctuation: Whisper writes "Um." and "and." too)
+    3. ends with trailing-off punctuation: "...", "…", ",", dashes, ":" or ";"
+       (how Whisper renders a voice that trails off or rises mid-sentence) -> ``incomplete``
+    4. ends with ".", "?" or "!"                          -> ``complete``
+    5. anything else (no final punctuation: a cloud ASR that does not punctuate, or a
+       partial cut mid-word)                             -> ``unknown``
+    """
+    if text is None:
+        return "unknown"
+    stripped = text.strip().replace("’", "'")
+    if not stripped:
+        return "unknown"
+    words = _WORD.findall(stripped.lower())
+    if words:
+        cont = {w.lower() for w in continuation_words}
+        if words[-1] in cont:
+            return "incomplete"
+    else:
+        return "unknown"  # only punctuation or symbols: no evidence either way
+    if stripped.endswith(_TRAILING_OFF):
+        return "incomplete"
+    if stripped.endswith(_FINISHED):
+        return "complete"
+    return "unknown"
+
+
+def endpoint_silence_ms(text: str | None, cfg: "EndpointConfig") -> int:
+    """The end-of-turn silence (ms) to wait for, given the latest partial transcript.
+
+    ``complete`` -> ``cfg.complete_silence_ms`` (e.g. "What time is it?" -> 400),
+    ``incomplete`` -> ``cfg.incomplete_silence_ms`` ("set a timer for five minutes and",
+    "um" -> 1200), ``unknown`` -> ``cfg.default_silence_ms`` (700). See
+    ``partial_completeness`` for the rule.
+    """
+    verdict = partial_completeness(text, cfg.continuation_words)
+    if verdict == "complete":
+        return cfg.complete_silence_ms
+    if verdict == "incomplete":
+        return cfg.incomplete_silence_ms
+    return cfg.default_silence_ms
+
+
+# --------------------------------------------------------------------------------------
+# Decisions
+# --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SpeechBegan:
+    """Speech confirmed (``min_speech_ms`` voiced). Start the transcriber on ``audio``."""
+
+    at_s: float
+    """Stream time of the first voiced frame (the onset)."""
+    audio_start_s: float
+    """Stream time of ``audio[0]``: the onset minus the pre-roll (never before 0)."""
+    audio: np.ndarray
+    """Pre-roll plus everything from the onset up to now (16 kHz float32)."""
+
+
+@dataclass(frozen=True)
+class SpeechEnded:
+    """The turn is over: ``audio`` is the whole utterance."""
+
+    audio: np.ndarray
+    """Pre-roll + speech + a short tail, 16 kHz float32; starts at ``audio_start_s``."""
+    audio_start_s: float
+    speech_start_s: float
+    speech_end_s: float
+    """Stream time of the end of the last voiced frame (the true end of speech)."""
+    decided_s: float
+    """Stream time at which the decision was made (``speech_end_s`` + the silence)."""
+    silence_ms: int
+    """The end-of-turn silence that was required (0 when not ended by silence)."""
+    reason: Literal["silence", "max_length", "input_ended"]
+    partial: str | None = None
+    """The partial transcript the silence was chosen from."""
+
+
+@dataclass(frozen=True)
+class SpeechDiscarded:
+    """A candidate onset dropped before ``min_speech_ms`` of voiced audio (no ``SpeechBegan``
+    was sent for it): a click, a cough, a door. Informational."""
+
+    at_s: float
+    voiced_ms: float
+
+
+Decision = Union[SpeechBegan, SpeechEnded, SpeechDiscarded]
+
+
+# --------------------------------------------------------------------------------------
+# The endpointer
+# --------------------------------------------------------------------------------------
+class Endpointer:
+    """Streaming endpointer over (frame, speech probability) pairs.
+
+    Args:
+        cfg: the ``[endpoint]`` section (silences and continuation words).
+        threshold: VAD probability at or above which a frame is speech.
+        pre_roll_ms: audio kept before the onset.
+        min_speech_ms: voiced audio needed before ``SpeechBegan``.
+        max_utterance_s: hard cap on one utterance (from ``audio_start_s``).
+        silence_rule: ``(partial_text_or_None) -> ms``; defaults to
+            ``endpoint_silence_ms(text, cfg)``. Swap it to plug in a smarter turn detector.
+        start_s: stream time of the first sample fed.
+    """
+
+    def __init__(self, cfg: "EndpointConfig", *, threshold: float = 0.5,
+                 pre_roll_ms: int = 300, min_speech_ms: int = 200,
+                 max_utterance_s: float = 30.0,
+                 silence_rule: Callable[[str | None], int] | None = None,
+                 start_s: float = 0.0) -> None:
+        self.cfg = cfg
+        self.threshold = threshold
+        self.neg_threshold = max(0.01, threshold - HYSTERESIS)
+        self.pre_roll = int(pre_roll_ms * SAMPLE_RATE / 1000)
+        self.min_speech = int(min_speech_ms * SAMPLE_RATE / 1000)
+        self.max_utterance = int(max_utterance_s * SAMPLE_RATE)
+        self.silence_rule = silence_rule or (lambda text: endpoint_silence_ms(text, cfg))
+        self.reset(start_s)
+
+    # -- state ------------------------------------------------------------------------------
+    def reset(self, start_s: float = 0.0) -> None:
+        """Forget everything; the next sample fed is at stream time ``start_s``."""
+        self._pos = int(round(start_s * SAMPLE_RATE))  # stream sample index of the next sample
+        self._state: Literal["idle", "pending", "speaking"] = "idle"
+        self._history: deque[np.ndarray] = deque()  # idle: recent audio for the pre-roll
+        self._history_len = 0
+        self._chunks: list[np.ndarray] = []         # pending/speaking: utterance audio
+        self._audio_start = self._pos
+        self._onset = self._pos
+        self._voiced = 0                   # voiced samples since the onset
+        self._last_voiced_end = self._pos  # stream sample just after the last voiced frame
+        self._partial: str | None = None
+
+    @property
+    def in_speech(self) -> bool:
+        """True between ``SpeechBegan`` and ``SpeechEnded``."""
+        return self._state == "speaking"
+
+    @property
+    def now_s(self) -> float:
+        return self._pos / SAMPLE_RATE
+
+    def set_partial(self, text: str | None) -> None:
+        """Tell the endpointer the latest partial transcript of the current utterance."""
+        self._partial = text
+
+    @property
+    def required_silence_ms(self) -> int:
+        return int(self.silence_rule(self._partial))
+
+    def utterance_audio(self) -> np.ndarray:
+        """Audio of the utterance so far (pre-roll + speech), for partial transcripts."""
+        if self._state == "idle" or not self._chunks:
+            return np.zeros(0, dtype=np.float32)
+        return np.concatenate(self._chunks)
+
+    # -- feeding ----------------------------------------------------------------------------
+    def feed(self, samples: np.ndarray, probability: float) -> list[Decision]:
+        """Feed one frame and the VAD's speech probability for it; return any decisions."""
+        x = np.array(samples, dtype=np.float32).reshape(-1)  # a copy: callers may reuse buffers
+        start, end = self._pos, self._pos + x.size
+        self._pos = end
+        out: list[Decision] = []
+        if self._state == "idle":
+            if probability >= self.threshold:
+                self._begin_candidate(x, start)
+                self._voiced = x.size
+                self._last_voiced_end = end
+                out += self._maybe_confirm()
+            else:
+                self._remember(x)
+            return out
+
+        self._chunks.append(x)
+        voiced = probability >= (self.neg_threshold if self._state == "speaking"
+                                 else self.threshold)
+        if voiced:
+            self._voiced += x.size
+            self._last_voiced_end = end
+        silence = end - self._last_voiced_end
+
+        if self._state == "pending":
+            if voiced:
+                out += self._maybe_confirm()
+            elif silence >= FALSE_START_GAP_MS * SAMPLE_RATE // 1000:
+                out.append(self._discard())
+            return out
+
+        if end - self._audio_start >= self.max_utterance:
+            out.append(self._end("max_length", 0))
+            return out
+        need_ms = self.required_silence_ms
+        if silence * 1000 >= need_ms * SAMPLE_RATE:
+            out.append(self._end("silence", need_ms))
+        return out
+
+    def flush(self) -> list[Decision]:
+        """The input ended: close an open utterance (or drop a pending false start)."""
+        if self._state == "speaking":
+            return [self._end("input_ended", 0)]
+        if self._state == "pending":
+            return [self._discard()]
+        return []
+
+    # -- internals --------------------------------------------------------------------------
+    def _remember(self, x: np.ndarray) -> None:
+        self._history.append(x)
+        self._history_len += x.size
+        while self._history and self._history_len - self._history[0].size >= self.pre_roll:
+            self._history_len -= self._history.popleft().size
+
+    def _begin_candidate(self, x: np.ndarray, start: int) -> None:
+        pre = np.concatenate(list(self._history)) if self._history else np.zeros(0, np.float32)
+        if pre.size > self.pre_roll:
+            pre = pre[pre.size - self.pre_roll:]
+        self._history.clear()
+        self._history_len = 0
+        self._chunks = [pre, x] if pre.size else [x]
+        self._audio_start = start - pre.size
+        self._onset = start
+        self._state = "pending"
+
+    def _maybe_confirm(self) -> list[Decision]:
+        if self._voiced < self.min_speech:
+            return []
+        self._state = "speaking"
+        return [SpeechBegan(self._onset / SAMPLE_RATE, self._audio_start / SAMPLE_RATE,
+                            np.concatenate(self._chunks))]
+
+    def _discard(self) -> SpeechDiscarded:
+        dropped = SpeechDiscarded(self._onset / SAMPLE_RATE, self._voiced * 1000 / SAMPLE_RATE)
+        chunks = self._chunks
+        self._chunks = []
+        self._state = "idle"
+        self._voiced = 0
+        for c in chunks:
+            self._remember(c)
+        return dropped
+
+    def _end(self, reason: Literal["silence", "max_length", "input_ended"],
+             silence_ms: int) -> SpeechEnded:
+        full = np.concatenate(self._chunks)
+        keep_to = min(self._pos, self._last_voiced_end + TAIL_MS * SAMPLE_RATE // 1000)
+        audio = full[: keep_to - self._audio_start] if reason == "silence" else full
+        ended = SpeechEnded(
+            audio=audio,
+            audio_start_s=self._audio_start / SAMPLE_RATE,
+            speech_start_s=self._onset / SAMPLE_RATE,
+            speech_end_s=self._last_voiced_end / SAMPLE_RATE,
+            decided_s=self._pos / SAMPLE_RATE,
+            silence_ms=silence_ms,
+            reason=reason,
+            partial=self._partial,
+        )
+        # The trailing silence becomes the next utterance's possible pre-roll.
+        tail = full[keep_to - self._audio_start:] if reason == "silence" \
+            else np.zeros(0, np.float32)
+        self._chunks = []
+        self._state = "idle"
+        self._voiced = 0
+        self._partial = None
+        self._history.clear()
+        self._history_len = 0
+        if tail.size:
+            self._remember(tail)
+        return ended
+
+
+def create(config: "Config", **kw: object) -> Endpointer:
+    """An endpointer from ``[vad]`` (threshold, pre-roll, lengths) and ``[endpoint]``."""
+    v = config.vad
+    args: dict = dict(threshold=v.threshold, pre_roll_ms=v.pre_roll_ms,
+                      min_speech_ms=v.min_speech_ms, max_utterance_s=v.max_utterance_s)
+    args.update(kw)
+    return Endpointer(config.endpoint, **args)

@@ -1,0 +1,110 @@
+"""Shared test fixtures: speech clips, their layout, and a model-pack guard.
+
+The speech clips in ``tests/fixtures/`` are made by ``scripts/make_fixtures.py`` (Piper's
+packaged voice, one espeak-ng clip): 16 kHz mono 16-bit, each with a ``.txt``
+transcript, and ``layout.json`` giving the exact sample where each phrase starts and
+ends, so tests can check positions without transcribing.
+
+    load_fixture("two_questions")          -> float32 array at 16 kHz
+    fixture_layout("two_questions")        -> {"samples": N, "segments": [{text, start, end}, ...]}
+    fixture_text("what_time")              -> "What time is it?"
+    @needs_models("silero_vad")            -> mark ``models``; skip with the pip command if missing
+    pytestmark = model_marks("hey_jarvis") -> the same for a whole module
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pytest
+
+FIXTURES_DIR = Path(__file__).resolve().parent / "fixtures"
+
+
+@lru_cache(maxsize=None)
+def _load(name: str) -> np.ndarray:
+    from localvox.audio.wav import read_wav
+
+    path = FIXTURES_DIR / (name if name.endswith(".wav") else f"{name}.wav")
+    audio = read_wav(path)
+    audio.setflags(write=False)  # cached and shared between tests: copy before editing
+    return audio
+
+
+def load_fixture(name: str) -> np.ndarray:
+    """A fixture clip as 16 kHz mono float32 (read-only; ``.copy()`` to modify)."""
+    return _load(name)
+
+
+def fixture_text(name: str) -> str:
+    return (FIXTURES_DIR / f"{name}.txt").read_text(encoding="utf-8").strip()
+
+
+@lru_cache(maxsize=1)
+def _layout() -> dict[str, Any]:
+    return json.loads((FIXTURES_DIR / "layout.json").read_text(encoding="utf-8"))
+
+
+def fixture_layout(name: str) -> dict[str, Any]:
+    """Where each phrase sits in a clip, in samples at 16 kHz."""
+    return _layout()[name]
+
+
+def missing_models(*model_ids: str) -> list[str]:
+    """One-line reasons for each model id that does not resolve (empty if all are there)."""
+    from localvox.errors import LocalvoxError
+    from localvox.modelpacks import resolve_model
+
+    reasons = []
+    for model_id in model_ids:
+        try:
+            resolve_model(model_id)
+        except LocalvoxError as err:
+            reasons.append(str(err))
+    return reasons
+
+
+def model_marks(*model_ids: str) -> list[Any]:
+    """Marks for a test module needing model packs: ``pytestmark = model_marks("silero_vad")``.
+
+    ``pytest.mark.models`` plus a skip naming the install command if a pack is missing.
+    The packs are installed by ``scripts/setup.sh``, so in CI these tests run.
+    """
+    reasons = missing_models(*model_ids)
+    return [pytest.mark.models,
+            pytest.mark.skipif(bool(reasons), reason="; ".join(reasons) or "models present")]
+
+
+def needs_models(*model_ids: str) -> Callable[[Any], Any]:
+    """Decorator form of ``model_marks`` for a single test."""
+    marks = model_marks(*model_ids)
+
+    def decorate(obj: Any) -> Any:
+        for mark in marks:
+            obj = mark(obj)
+        return obj
+
+    return decorate
+
+
+@pytest.fixture(scope="session")
+def fixtures_dir() -> Path:
+    return FIXTURES_DIR
+
+
+@pytest.fixture(name="load_fixture", scope="session")
+def _load_fixture_fixture() -> Callable[[str], np.ndarray]:
+    """``load_fixture(name)`` as a fixture, for tests that prefer injection to imports."""
+    return load_fixture
+
+
+@pytest.fixture
+def default_config() -> Any:
+    """The shipped defaults (``config/default.toml``), ignoring any user config file."""
+    from localvox.config import load_config
+
+    return load_config(use_user_file=False)
