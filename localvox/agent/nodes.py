@@ -1,0 +1,437 @@
+"""Nodes: the units of agent logic, each with its own queue and task.
+
+Contract (the Pipecat processor contract, in Atoms' names):
+
+* ``process_event(event)`` handles one event. The base implementation forwards it to the
+  children; an override decides what to forward (``await self.send_event(event)``).
+* ``send_event(event)`` fans out to the children. An :class:`Interrupt` is delivered
+  synchronously, so when it returns every interruptible node below has stopped.
+* A node whose ``process_event`` raises is reported as an ``ErrorEvent`` and keeps
+  running, and the event still goes on to the nodes after it (the Atoms SDK drops it).
+
+:class:`OutputAgentNode` turns ``LLMRequest`` into a streamed reply;
+:class:`BackgroundAgentNode` observes without ever delaying that reply.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import inspect
+import logging
+import traceback
+import uuid
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+from localvox.agent.context import ContextManager
+from localvox.agent.events import (EndCall, ErrorEvent, Event, Interrupt, LLMRequest,
+                                   ResponseChunk, ResponseEnd, ResponseStart, Speak,
+                                   TranscriptUpdate, TransferCall, TransferOption)
+from localvox.agent.tools import RunContext, ToolRegistry, ToolResult
+from localvox.errors import LocalvoxError
+from localvox.llm.base import LLM, ToolCall
+
+if TYPE_CHECKING:
+    from localvox.agent.session import Session
+
+__all__ = ["Node", "OutputAgentNode", "BackgroundAgentNode"]
+
+log = logging.getLogger(__name__)
+
+
+class Node:
+    """A processing step in a session's graph."""
+
+    def __init__(self, name: str | None = None, interruptible: bool = False) -> None:
+        self.name = name or type(self).__name__
+        self.interruptible = interruptible
+        self.children: list[Node] = []
+        self.parents: list[Node] = []
+        self.session: Session | None = None
+        self._queue: asyncio.Queue[Event] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self._current: asyncio.Task[None] | None = None
+        self._inflight: dict[int, bool] = {}  # id(event) -> forwarded yet?
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r}>"
+
+    # -- graph ----------------------------------------------------------------------------
+
+    def add_child(self, child: Node) -> None:
+        if child not in self.children:
+            self.children.append(child)
+        if self not in child.parents:
+            child.parents.append(self)
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    @property
+    def busy(self) -> bool:
+        """True while an event is being processed or waits in the queue."""
+        return self._current is not None or not self._queue.empty()
+
+    async def start(self) -> None:
+        if not self.running:
+            self._task = asyncio.create_task(self._loop(), name=f"node:{self.name}")
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is None:
+            return
+        current = self._current
+        if current is not None and current is not asyncio.current_task():
+            current.cancel()
+        if task is not asyncio.current_task():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        try:
+            await self.on_stop()
+        except Exception:
+            log.warning("%s.on_stop raised", self.name, exc_info=True)
+
+    async def on_start(self) -> None:
+        """Hook: runs in the node's task when the session starts (after ``Ready``)."""
+
+    async def on_stop(self) -> None:
+        """Hook: the session is closing."""
+
+    # -- events ---------------------------------------------------------------------------
+
+    def queue_event(self, event: Event) -> None:
+        self._queue.put_nowait(event)
+
+    async def send_event(self, event: Event) -> None:
+        """Send ``event`` to every child (and to the session's observers)."""
+        key = id(event)
+        if key in self._inflight:
+            self._inflight[key] = True
+        if self.session is not None:
+            self.session._publish(event, self)
+        for child in list(self.children):
+            if isinstance(event, Interrupt):
+                await child._receive_interrupt(event)
+            else:
+                child.queue_event(event)
+
+    async def process_event(self, event: Event) -> None:
+        """Handle one event. The default forwards it unchanged."""
+        await self.send_event(event)
+
+    # -- machinery ------------------------------------------------------------------------
+
+    async def _loop(self) -> None:
+        try:
+            await self.on_start()
+        except Exception as exc:
+            await self._report(exc, None, "on_start")
+        while True:
+            event = await self._queue.get()
+            began: list[bool] = []
+            task = asyncio.create_task(self._handle(event, began),
+                                       name=f"node:{self.name}:{event.type}")
+            self._current = task
+            try:
+                await asyncio.wait({task})
+            except asyncio.CancelledError:
+                task.cancel()
+                raise
+            finally:
+                self._current = None
+            if task.cancelled() and not began and not isinstance(event, LLMRequest):
+                await self._handle(event)  # interrupted before it began: nothing is lost
+
+    async def _handle(self, event: Event, began: list[bool] | None = None) -> None:
+        if began is not None:
+            began.append(True)
+        key = id(event)
+        self._inflight[key] = self._forwards_on_receive()
+        failed = False
+        try:
+            await self.process_event(event)
+        except asyncio.CancelledError:
+            failed = True
+            raise
+        except Exception as exc:
+            failed = True
+            if isinstance(event, ErrorEvent) and event.payload.get("node"):
+                log.warning("%s failed on an error report; not reporting again", self.name,
+                            exc_info=True)
+            else:
+                await self._report(exc, event, "process_event")
+        finally:
+            forwarded = self._inflight.pop(key, True)
+            if failed and not forwarded:
+                await self.send_event(event)
+
+    def _forwards_on_receive(self) -> bool:
+        return False
+
+    async def _receive_interrupt(self, event: Interrupt) -> None:
+        if self.interruptible:
+            await self._interrupt()
+        await self._handle(event)
+
+    async def _interrupt(self) -> None:
+        """Cancel the event being processed and drop queued LLM requests (now stale)."""
+        kept: list[Event] = []
+        while not self._queue.empty():
+            queued = self._queue.get_nowait()
+            if not isinstance(queued, LLMRequest):
+                kept.append(queued)
+        for queued in kept:
+            self._queue.put_nowait(queued)
+        task = self._current
+        if task is None or task.done():
+            return
+        task.cancel()
+        if task is not asyncio.current_task():
+            await asyncio.wait({task})
+
+    async def _report(self, exc: BaseException, event: Event | None, where: str) -> None:
+        user_error = isinstance(exc, LocalvoxError)
+        warning = user_error or isinstance(self, BackgroundAgentNode)
+        if user_error:
+            message = str(exc)
+        else:
+            message = f"{type(exc).__name__} in {self.name}.{where}: {exc}"
+        log.log(logging.WARNING if warning else logging.ERROR, "%s", message,
+                exc_info=not user_error)
+        payload = {"node": self.name, "error_class": type(exc).__name__,
+                   "traceback": "".join(traceback.format_exception(exc))}
+        if event is not None:
+            payload["event_type"] = event.type
+        await self.send_event(ErrorEvent(message=message,
+                                         severity="warning" if warning else "fatal",
+                                         payload=payload))
+
+
+class BackgroundAgentNode(Node):
+    """Observes events off the critical path (audit logs, sentiment, analytics).
+
+    Override ``process_event`` to look at events; forwarding is done for you. A background
+    node added without edges observes *every* event of the session (the platform's and
+    every node's) through its own queue, in parallel with the output node. Placed in the
+    graph with edges, it forwards each event to its children the moment it arrives and
+    only then processes it, so it never delays or loses an event for the nodes after it.
+    """
+
+    def __init__(self, name: str | None = None) -> None:
+        super().__init__(name, interruptible=False)
+        self._observer = False
+
+    async def process_event(self, event: Event) -> None:
+        """Observe one event (no forwarding needed)."""
+
+    def queue_event(self, event: Event) -> None:
+        if not self._observer:
+            if self.session is not None:
+                self.session._publish(event, self)
+            for child in list(self.children):
+                child.queue_event(event)
+        self._queue.put_nowait(event)
+
+    def _observe(self, event: Event) -> None:
+        self._queue.put_nowait(event)
+
+    def _forwards_on_receive(self) -> bool:
+        return True
+
+    async def _receive_interrupt(self, event: Interrupt) -> None:
+        if not self._observer:
+            for child in list(self.children):
+                await child._receive_interrupt(event)
+        self._queue.put_nowait(event)
+
+
+class OutputAgentNode(Node, abc.ABC):
+    """The node that talks: turns ``LLMRequest`` into a streamed reply.
+
+    Subclasses implement ``generate_response()``, an async generator of text chunks that
+    reads ``self.context``. The framework wraps each reply in ``ResponseStart`` /
+    ``ResponseChunk``… / ``ResponseEnd`` (always, even after an error or an interrupt),
+    adds user transcripts to the context, records the reply in the context (marked
+    ``interrupted`` when cut off) and emits ``TranscriptUpdate(role="assistant")``.
+    After an ``EndCall`` or ``TransferCall`` the node answers no further requests.
+    """
+
+    def __init__(self, name: str | None = None, interruptible: bool = True) -> None:
+        super().__init__(name, interruptible)
+        self.context = ContextManager()
+        self._handoff: Event | None = None
+        self._unrecorded: list[str] = []
+
+    @abc.abstractmethod
+    def generate_response(self) -> AsyncIterator[str]:
+        """Yield the reply as text chunks (an ``async def`` with ``yield``)."""
+
+    async def on_event(self, event: Event) -> None:
+        """Hook: called for every event before the framework answers an ``LLMRequest``."""
+
+    @property
+    def handoff_started(self) -> bool:
+        """True once this node (or anyone in the session) ended or transferred the call."""
+        return self._handoff is not None or (self.session is not None and self.session.ended)
+
+    async def send_event(self, event: Event) -> None:
+        if isinstance(event, (EndCall, TransferCall)) and self._handoff is None:
+            self._handoff = event
+        await super().send_event(event)
+
+    async def speak(self, text: str, *, record: bool = False) -> None:
+        """Say ``text`` outside a reply (e.g. a greeting on ``UserJoined``).
+
+        ``record=True`` also adds it to the context as an assistant message.
+        """
+        if self.session is None:
+            log.warning("%s.speak() outside a session: nobody will hear it", self.name)
+        await self.send_event(Speak(text=text))
+        if record:
+            self.context.add_message({"role": "assistant", "content": text})
+
+    async def end_call(self, reason: str = "") -> None:
+        await self.send_event(EndCall(reason=reason))
+
+    async def transfer_call(self, number: str, option: TransferOption | None = None,
+                            on_hold_music: str | None = None) -> None:
+        await self.send_event(TransferCall(number=number, option=option or TransferOption(),
+                                           on_hold_music=on_hold_music))
+
+    async def process_event(self, event: Event) -> None:
+        await self.send_event(event)
+        if isinstance(event, TranscriptUpdate) and event.role == "user":
+            self.context.add_message({"role": "user", "content": event.content})
+        await self.on_event(event)
+        if isinstance(event, LLMRequest):
+            await self._respond(event)
+
+    async def _respond(self, request: LLMRequest) -> None:
+        rid = request.request_id
+        await self.send_event(ResponseStart(request_id=rid))
+        said: list[str] = []
+        self._unrecorded = []
+        size_before = len(self.context)
+        interrupted = False
+        try:
+            if self.handoff_started:
+                return
+            gen = self.generate_response()
+            try:
+                async for chunk in gen:
+                    if not isinstance(chunk, str):
+                        raise TypeError("generate_response() must yield str, "
+                                        f"got {type(chunk).__name__}")
+                    if not chunk:
+                        continue
+                    said.append(chunk)
+                    self._unrecorded.append(chunk)
+                    await self.send_event(ResponseChunk(text=chunk, request_id=rid))
+            finally:
+                aclose = getattr(gen, "aclose", None)
+                if aclose is not None:
+                    await aclose()
+        except asyncio.CancelledError:
+            interrupted = True
+            raise
+        except Exception as exc:
+            await self._report(exc, request, "generate_response")
+        finally:
+            self._record_reply(interrupted, size_before)
+            text = "".join(said)
+            if text.strip():
+                await self.send_event(TranscriptUpdate(role="assistant", content=text,
+                                                       interrupted=interrupted))
+            await self.send_event(ResponseEnd(interrupted=interrupted, request_id=rid))
+
+    def _record_reply(self, interrupted: bool, size_before: int) -> None:
+        """Put what was said (and not yet recorded) in the context, once.
+
+        ``generate_response`` may record its own reply, as the Atoms examples do; then the
+        framework only records a reply that was cut off before the code got there.
+        """
+        text = "".join(self._unrecorded)
+        self._unrecorded = []
+        if not text.strip():
+            return
+        added = self.context.history[size_before:]
+        recorded_itself = any(m["role"] == "assistant" and not m.get("tool_calls")
+                              for m in added)
+        if recorded_itself and not interrupted:
+            return
+        last = self.context.last()
+        if last is not None and last["role"] == "assistant" and last.get("content") == text:
+            return
+        message: dict[str, Any] = {"role": "assistant", "content": text}
+        if interrupted:
+            message["interrupted"] = True
+        self.context.add_message(message)
+
+    async def run_llm_with_tools(self, llm: LLM, tools: ToolRegistry | None = None, *,
+                                 max_rounds: int = 4, holding_phrase: str = "One moment.",
+                                 holding_after_ms: float = 700,
+                                 **chat_kwargs: Any) -> AsyncIterator[str]:
+        """The tool loop, as an async generator to ``yield from`` in ``generate_response``.
+
+        Streams the model's text; when it asks for tools, records the assistant tool-call
+        message, runs the calls through ``tools`` (in parallel), says ``holding_phrase``
+        only if they take longer than ``holding_after_ms``, records the results and streams
+        the follow-up. At most ``max_rounds`` tool rounds; then one last answer is asked
+        for without tools. Stops after a handoff (end call / transfer).
+        """
+        schemas = tools.get_schemas() if tools is not None and len(tools) else None
+        rounds = 0
+        while True:
+            offered = schemas if rounds < max_rounds else None
+            text: list[str] = []
+            calls: list[ToolCall] = []
+            stream: Any = llm.chat(self.context.messages, tools=offered, stream=True,
+                                   **chat_kwargs)
+            if inspect.isawaitable(stream):
+                stream = await stream
+            try:
+                async for chunk in stream:
+                    if chunk.content:
+                        text.append(chunk.content)
+                        yield chunk.content
+                    if chunk.tool_calls:
+                        calls.extend(chunk.tool_calls)
+            finally:
+                aclose = getattr(stream, "aclose", None)
+                if aclose is not None:
+                    await aclose()
+            if not calls or offered is None or tools is None:
+                return
+            rounds += 1
+            calls = [c if c.id else ToolCall(f"call_{uuid.uuid4().hex[:12]}", c.name,
+                                             c.arguments) for c in calls]
+            self.context.add_message({"role": "assistant", "content": "".join(text),
+                                      "tool_calls": [c.to_dict() for c in calls]})
+            self._unrecorded = []
+            running = asyncio.ensure_future(tools.execute(
+                calls, parallel=True, context=RunContext(session=self.session, node=self),
+                emit=tools.emit or self.send_event))
+            results: list[ToolResult] | None = None
+            try:
+                done, _ = await asyncio.wait({running}, timeout=holding_after_ms / 1000)
+                if not done and holding_phrase:
+                    filler = holding_phrase if holding_phrase.endswith(" ") \
+                        else holding_phrase + " "
+                    yield filler
+                    # heard by the user, but not model output: keep it out of the context
+                    if self._unrecorded and self._unrecorded[-1] == filler:
+                        self._unrecorded.pop()
+                results = await running
+            finally:
+                if results is None:  # interrupted: every tool call still needs its answer
+                    running.cancel()
+                    self.context.add_messages([ToolResult(
+                        c.id, c.name, "Error: cancelled because the user interrupted",
+                        True).to_message() for c in calls])
+            self.context.add_messages([r.to_message() for r in results])
+            if self.handoff_started:
+                return
