@@ -167,6 +167,9 @@ class TurnTrace(PipelineEvent):
     text: str = ""
     reply: str = ""
     interrupted: bool = False
+    speculative: str = ""
+    """``used`` (the reply started during the end-of-turn silence was kept), ``discarded``,
+    or empty (no speculation)."""
 
 
 @dataclass(frozen=True)

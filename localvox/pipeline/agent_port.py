@@ -1,0 +1,186 @@
+"""What the turn engine needs from an agent, and an adapter over the SDK ``Session``.
+
+Why a port: the engine owns timing (speculation, barge-in, cancellation); the agent owns
+the conversation (history, tools, prompts). The engine talks to any agent through three
+calls, so it can be tested with a scripted fake and the SDK can change underneath it.
+
+Laziness is part of the contract: ``respond`` returns an async iterator the engine pulls
+from. An implementation must yield ``ToolStarted`` *before* it runs the tool, so a
+speculative reply that reaches a tool call simply stops pulling (the tool never runs
+unless the speculation is confirmed), and closing the iterator cancels the LLM.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, AsyncIterator, Protocol, Union
+
+
+@dataclass(frozen=True)
+class ReplyText:
+    """A piece of the reply to show and speak (an LLM delta, a holding phrase)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class ToolStarted:
+    call_id: str
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True)
+class ToolFinished:
+    call_id: str
+    name: str
+    result: str
+    is_error: bool = False
+    latency_ms: float = 0.0
+
+
+@dataclass(frozen=True)
+class AgentNotice:
+    """A recoverable problem the agent reports (LLM down, tool failed) -- shown, not fatal."""
+
+    level: str
+    message: str
+
+
+@dataclass(frozen=True)
+class EndSession:
+    """The agent ended the conversation (end_call / transfer)."""
+
+    reason: str
+
+
+ReplyPiece = Union[ReplyText, ToolStarted, ToolFinished, AgentNotice, EndSession]
+
+
+class AgentPort(Protocol):
+    """The three things the engine asks of an agent."""
+
+    def respond(self, text: str) -> AsyncIterator[ReplyPiece]:
+        """Start a turn on the user's ``text``; yields the reply as it is produced."""
+
+    async def interrupt(self, heard: str) -> None:
+        """The reply in flight was cut off; ``heard`` is what was already spoken.
+
+        Records the reply in the conversation as interrupted (so the next turn knows the
+        user did not hear the rest).
+        """
+
+    async def discard(self) -> None:
+        """Forget the last ``respond`` entirely: a speculative reply that was thrown away."""
+
+    # Optional: ``can_speculate(text) -> bool``. Without it the engine assumes True; an
+    # agent whose turns have side effects (tools) must say no where a guess could act.
+
+
+class SessionAgent:
+    """``AgentPort`` over an SDK ``Session`` (``localvox.agent.session``).
+
+    Maps SDK events to reply pieces: ``ResponseChunk``/``Speak`` -> ``ReplyText``,
+    ``ToolCallStart``/``ToolCallEnd``/``ToolCallError`` -> tool pieces, ``ErrorEvent`` ->
+    ``AgentNotice``, ``EndCall``/``TransferCall`` -> ``EndSession``.
+
+    The SDK generates in its own node tasks, not lazily in ``turn()``: closing the turn
+    early therefore sends ``session.interrupt()`` (the node stops and records what it
+    had said as interrupted), and ``discard`` restores every node's history to its state
+    before the last ``respond``. Tools run inside the SDK as soon as a turn starts, so
+    ``can_speculate`` only allows speculation where no tool can run: the built-in
+    assistant in intent mode on text its intent router does not claim.
+    """
+
+    def __init__(self, session: Any) -> None:
+        self.session = session
+        self._snapshot: list[tuple[Any, list[dict[str, Any]]]] = []
+
+    def _contexts(self) -> list[Any]:
+        return [n.context for n in getattr(self.session, "nodes", [])
+                if hasattr(getattr(n, "context", None), "set_messages")]
+
+    def can_speculate(self, text: str) -> bool:
+        from localvox.agent.nodes import OutputAgentNode
+
+        outputs = [n for n in self.session.nodes if isinstance(n, OutputAgentNode)]
+        if not outputs:
+            return False
+        for node in outputs:
+            router = getattr(node, "router", None)
+            if getattr(node, "tool_mode", None) != "intent" or router is None:
+                return False
+            try:
+                if router.tool_call(text) is not None:
+                    return False
+            except Exception:  # noqa: BLE001 -- when unsure, do not guess
+                return False
+        return True
+
+    async def respond(self, text: str) -> AsyncIterator[ReplyPiece]:
+        from localvox.agent import events as ev
+
+        self._snapshot = [(c, [dict(m) for m in c.history]) for c in self._contexts()]
+        agen = self.session.turn(text)
+        finished = False
+        try:
+            async for item in agen:
+                if isinstance(item, (ev.ResponseChunk, ev.Speak)):
+                    if item.text:
+                        yield ReplyText(item.text)
+                elif isinstance(item, ev.ToolCallStart):
+                    yield ToolStarted(item.call_id, item.name, _args_text(item.arguments))
+                elif isinstance(item, ev.ToolCallEnd):
+                    yield ToolFinished(_get(item, "call_id"), _get(item, "name"),
+                                       str(_get(item, "result", "content", "output")), False,
+                                       float(_get(item, "latency_ms") or 0.0))
+                elif isinstance(item, ev.ToolCallError):
+                    yield ToolFinished(_get(item, "call_id"), _get(item, "name"),
+                                       str(_get(item, "error", "message")), True,
+                                       float(_get(item, "latency_ms") or 0.0))
+                elif isinstance(item, ev.ErrorEvent):
+                    level = "error" if _get(item, "severity") == "fatal" else "warning"
+                    yield AgentNotice(level, str(_get(item, "message")))
+                elif isinstance(item, ev.EndCall):
+                    yield EndSession("end_call")
+                elif isinstance(item, ev.TransferCall):
+                    yield EndSession("transfer")
+            finished = True
+        finally:
+            await agen.aclose()
+            if not finished:
+                await self.session.interrupt()
+
+    async def interrupt(self, heard: str) -> None:
+        """The SDK records the reply as generated so far, marked interrupted."""
+        await self.session.interrupt()
+
+    async def close(self) -> None:
+        await self.session.close()
+
+    async def discard(self) -> None:
+        idle = getattr(self.session, "idle", None)
+        if idle is not None:
+            await idle(timeout=1.0)
+        for context, messages in self._snapshot:
+            context.set_messages(messages)
+        self._snapshot = []
+
+
+def _get(obj: Any, *names: str) -> Any:
+    for name in names:
+        value = getattr(obj, name, None)
+        if value is not None:
+            return value
+    return ""
+
+
+def _args_text(args: Any) -> str:
+    if isinstance(args, str):
+        return args
+    import json
+
+    try:
+        return json.dumps(args)
+    except (TypeError, ValueError):
+        return str(args)

@@ -1,0 +1,184 @@
+"""Reply text -> sentence chunks -> synthesised audio -> sink, overlapped and cancellable.
+
+Why three tasks joined by queues: Piper needs ~0.1 s per clause and playback of that
+clause takes seconds, so the synthesiser must run ahead of the speaker (chunk N+1 is made
+while chunk N plays) but not too far ahead (a barge-in would waste it). The audio queue
+holds at most ``lookahead`` synthesised chunks. ``cancel()`` stops all of it and the
+sink at once.
+
+A *gate* holds playback back without stopping synthesis: a speculative reply synthesises
+its first chunk during the user's end-of-turn silence and only plays once the engine
+confirms the final transcript matched (``open_gate``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Callable, Protocol
+
+import numpy as np
+
+from localvox.audio.base import AudioSink
+from localvox.tts.base import SpeechChunk, Synthesizer
+
+
+class Chunker(Protocol):
+    """Cuts a stream of text deltas into speakable chunks (``localvox.tts.chunker``)."""
+
+    def feed(self, text: str) -> list[str]: ...
+
+    def flush(self) -> list[str]: ...
+
+
+class PlaybackReference(Protocol):
+    """Receives what goes to the speaker (echo suppression's far-end reference)."""
+
+    def reference(self, samples: np.ndarray, sample_rate: int) -> None: ...
+
+
+_END = object()
+
+
+class SpeechOut:
+    """One reply's speech. Feed deltas, then ``end()``; ``wait()`` returns after playback.
+
+    Args:
+        tts: the synthesiser.
+        sink: where audio goes.
+        chunker: a fresh chunker for this reply.
+        mark: callback ``mark(name)`` for trace milestones (``tts_first_chunk``,
+            ``first_audio_out``, ``playback_end``).
+        gated: start with playback held until ``open_gate()``.
+        lookahead: synthesised chunks allowed to wait for the speaker.
+        on_error: called with an exception from synthesis or playback (the reply
+            then ends quietly; the loop goes on).
+        reference: optional echo canceller fed with every block played.
+    """
+
+    def __init__(self, tts: Synthesizer, sink: AudioSink, chunker: Chunker, *,
+                 mark: Callable[[str], None], gated: bool = False, lookahead: int = 1,
+                 on_error: Callable[[BaseException], None] | None = None,
+                 reference: PlaybackReference | None = None) -> None:
+        self.tts = tts
+        self.sink = sink
+        self.chunker = chunker
+        self._mark = mark
+        self._on_error = on_error
+        self._reference = reference
+        self._text_q: asyncio.Queue[object] = asyncio.Queue()
+        self._audio_q: asyncio.Queue[object] = asyncio.Queue(maxsize=max(1, lookahead))
+        self._gate = asyncio.Event()
+        if not gated:
+            self._gate.set()
+        self.spoken: list[str] = []
+        """Chunks whose audio has started playing (what the user has heard, roughly)."""
+        self.samples_out = 0
+        self.failed = False
+        self.cancelled = False
+        self._synth_task = asyncio.ensure_future(self._synth_loop())
+        self._play_task = asyncio.ensure_future(self._play_loop())
+
+    # --- input ---------------------------------------------------------------------------
+
+    def feed(self, delta: str) -> None:
+        for chunk in self.chunker.feed(delta):
+            self._text_q.put_nowait(chunk)
+
+    def end(self) -> None:
+        """No more text: flush the chunker's remainder."""
+        for chunk in self.chunker.flush():
+            self._text_q.put_nowait(chunk)
+        self._text_q.put_nowait(_END)
+
+    def open_gate(self) -> None:
+        self._gate.set()
+
+    @property
+    def heard(self) -> str:
+        return " ".join(s.strip() for s in self.spoken if s.strip())
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    async def wait(self) -> None:
+        """Until the last sample was handed to the sink and the sink drained."""
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.shield(self._play_task)
+
+    @property
+    def done(self) -> bool:
+        return self._play_task.done()
+
+    async def cancel(self) -> None:
+        """Stop synthesis and playback now; drop whatever the sink still has queued."""
+        if self.cancelled:
+            return
+        self.cancelled = True
+        tasks = [t for t in (self._synth_task, self._play_task) if not t.done()]
+        for t in tasks:
+            t.cancel()
+        try:
+            await self.sink.stop()
+        finally:
+            for t in tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await t
+
+    # --- workers -------------------------------------------------------------------------
+
+    async def _synth_loop(self) -> None:
+        first = True
+        try:
+            while True:
+                item = await self._text_q.get()
+                if item is _END:
+                    break
+                assert isinstance(item, str)
+                agen = self.tts.synthesize(item)
+                try:
+                    async for chunk in agen:
+                        if first:
+                            self._mark("tts_first_chunk")
+                            first = False
+                        await self._audio_q.put(chunk)
+                finally:
+                    await agen.aclose()
+        except asyncio.CancelledError:
+            raise
+        except Exception as err:  # noqa: BLE001 -- reported, the reply ends, loop goes on
+            self.failed = True
+            if self._on_error:
+                self._on_error(err)
+        await self._audio_q.put(_END)
+
+    async def _play_loop(self) -> None:
+        await self._gate.wait()
+        started = False
+        last_text = None
+        try:
+            while True:
+                item = await self._audio_q.get()
+                if item is _END:
+                    break
+                assert isinstance(item, SpeechChunk)
+                if len(item.samples) == 0:
+                    continue
+                if item.text != last_text:
+                    self.spoken.append(item.text)
+                    last_text = item.text
+                if not started:
+                    self._mark("first_audio_out")
+                    started = True
+                if self._reference is not None:
+                    self._reference.reference(item.samples, item.sample_rate)
+                await self.sink.play(item.samples, item.sample_rate)
+                self.samples_out += len(item.samples)
+            if started:
+                await self.sink.drain()
+                self._mark("playback_end")
+        except asyncio.CancelledError:
+            raise
+        except Exception as err:  # noqa: BLE001
+            self.failed = True
+            if self._on_error:
+                self._on_error(err)

@@ -1,0 +1,85 @@
+"""``localvox run`` end to end with the real models on Piper-made recordings."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pytest
+
+from localvox.cli import main
+from localvox.pipeline.trace import VOICE_MARKS
+
+from conftest import fixture_layout, needs_models  # type: ignore[import-not-found]
+
+SPEECH_MODELS = ("whisper_tiny_en", "piper_joe_medium", "silero_vad", "smollm2_135m")
+
+
+def _norm(text: str) -> str:
+    return " ".join(re.sub(r"[^a-z0-9 ]+", " ", text.lower()).split())
+
+
+def test_missing_input_is_one_line_error(tmp_path, capsys):
+    code = main(["run", "--input", str(tmp_path / "nope.wav"), "--no-wake"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert err.count("\n") == 0 and "nope.wav" in err and "no such file" in err
+
+
+@pytest.mark.models
+@needs_models(*SPEECH_MODELS, "hey_jarvis", "oww_melspectrogram", "oww_embedding")
+def test_wake_then_question_transcript_spoken_reply_and_full_trace(tmp_path, capsys):
+    from localvox.audio.wav import read_wav
+
+    out, trace = tmp_path / "reply.wav", tmp_path / "turns.jsonl"
+    code = main(["run", "--input", "tests/fixtures/wake_then_question.wav",
+                 "--output", str(out), "--trace", str(trace)])
+    printed = capsys.readouterr().out
+    assert code == 0
+    assert "wake word hey_jarvis" in printed
+    you = [line[5:] for line in printed.splitlines() if line.startswith("you: ")]
+    assert [_norm(t) for t in you] == ["what time is it"]
+    replies = [line for line in printed.splitlines() if line.startswith("localvox: ")]
+    assert len(replies) == 1 and re.search(r"\d", replies[0])     # "It's 9:41 PM."
+    # The reply was spoken: reply.wav holds speech that Whisper reads back as the answer.
+    audio = read_wav(out)
+    assert len(audio) > 0.5 * 16000 and float(np.sqrt(np.mean(audio ** 2))) > 0.01
+    from localvox import registry
+    from localvox.config import load_config
+
+    asr = registry.create("asr", "whisper", load_config(use_user_file=False))
+    import asyncio
+
+    heard = asyncio.run(asr.transcribe(audio)).text
+    spoken = _norm(replies[0][len("localvox: "):])
+    assert set(_norm(heard).split()) & set(spoken.split()), (heard, spoken)
+    # One trace line with every milestone of a spoken turn, in causal order.
+    (line,) = [json.loads(x) for x in trace.read_text().splitlines()]
+    marks = line["marks"]
+    assert set(VOICE_MARKS) <= set(marks), sorted(marks)
+    assert marks["speech_start"] < marks["speech_end"] < marks["endpoint"] \
+        <= marks["final_transcript"] <= marks["first_audio_out"] < marks["playback_end"]
+    assert _norm(line["text"]) == "what time is it" and not line["interrupted"]
+    assert line["latency_ms"]["voice_to_voice"] > 0
+    # speech_end is the end of "What time is it?" in the recording (within a few frames).
+    layout = fixture_layout("wake_then_question")
+    true_end = layout["segments"][1]["end"] / 16000
+    start = layout["segments"][1]["start"] / 16000
+    assert marks["speech_end"] - marks["speech_start"] == pytest.approx(true_end - start,
+                                                                          abs=0.25)
+
+
+@pytest.mark.models
+@needs_models(*SPEECH_MODELS)
+def test_two_questions_separated_by_silence_are_two_turns(tmp_path, capsys):
+    trace = tmp_path / "turns.jsonl"
+    code = main(["run", "--input", "tests/fixtures/two_questions.wav", "--no-wake",
+                 "--output", str(tmp_path / "r.wav"), "--trace", str(trace)])
+    printed = capsys.readouterr().out
+    assert code == 0
+    you = [_norm(line[5:]) for line in printed.splitlines() if line.startswith("you: ")]
+    assert you == ["what time is it", "what is the weather like today"]
+    lines = [json.loads(x) for x in trace.read_text().splitlines()]
+    assert [x["turn_id"] for x in lines] == [1, 2]
+    assert lines[0]["marks"]["playback_end"] <= lines[1]["marks"]["speech_start"]
