@@ -88,7 +88,9 @@ async def test_keys_act_on_the_engine() -> None:
     assert ("ptt", True) in engine.calls and ("ptt", False) in engine.calls
     assert ("mute", True) in engine.calls
     assert ("interrupt",) in engine.calls
-    assert engine.calls[-1] == ("speech", False)
+    speech = [c for c in engine.calls if c[0] == "speech"]
+    assert speech[-1] == ("speech", False)
+    assert engine.calls[-1] == ("close",)  # quitting releases devices and the agent
 
 
 async def test_no_sound_card_means_text_mode_note() -> None:

@@ -57,6 +57,9 @@ class ScriptedEngine:
     async def stop(self) -> None:
         self.stopped.set()
 
+    async def close(self) -> None:
+        self.calls.append(("close",))
+
     def describe(self) -> dict[str, Any]:
         return {"wake_word": "hey_jarvis", "asr": "whisper tiny.en", "llm": "smollm2-135m",
                 "tts": "piper joe", "audio_input": self.audio_input}

@@ -85,10 +85,7 @@ async def run_file(args: argparse.Namespace, config: Any) -> int:
                 print(f"  ({line}{spec})")
         elif isinstance(event, ev.Notice):
             print(f"localvox: {event.level}: {event.message}", file=sys.stderr)
-    await engine.sink.close()
-    close = getattr(engine.agent, "close", None)
-    if close is not None:
-        await close()
+    await engine.close()
     if not args.quiet:
         out = f", reply audio in {args.output}" if args.output else ""
         print(f"{turns} turn{'s' if turns != 1 else ''}; trace appended to {trace_path}{out}")

@@ -300,6 +300,17 @@ class TurnEngine:
             return "input_ended"
         return "stopped" if self._stopping else "input_ended"
 
+    async def close(self) -> None:
+        """Release what the engine was built with: sink (writes a WAV sink's file), source,
+        agent. Call after ``run()`` has returned; safe to call twice."""
+        for part in (self.sink, self.source, self.agent):
+            close = getattr(part, "close", None)
+            if close is not None:
+                try:
+                    await close()
+                except Exception as err:  # a failing close must not hide the others
+                    self._notice(err, "warning")
+
     async def stop(self) -> None:
         """Stop listening and speaking; ``run()`` returns."""
         self._stopping = True

@@ -258,6 +258,7 @@ class LocalvoxApp(App[None]):
     async def on_unmount(self) -> None:
         if self.engine is not None:
             await self.engine.stop()
+            await self.engine.close()
 
 
 def default_engine_factory(config: Config, **options: Any) -> EngineFactory:

@@ -35,5 +35,8 @@ class VoiceEngine(Protocol):
 
     async def stop(self) -> None: ...
 
+    async def close(self) -> None:
+        """Release devices and the agent once ``run()`` has returned."""
+
     def describe(self) -> dict[str, Any]:
         """Labels for the status bar: wake_word, asr, llm, tts, audio_input, echo."""

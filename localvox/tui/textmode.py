@@ -72,8 +72,7 @@ async def run_text_mode(engine: VoiceEngine, stdin: TextIO = sys.stdin,
     pump_task = asyncio.create_task(pump())
     run_task = asyncio.create_task(engine.run())
     info = engine.describe()
-    if info.get("audio_input") in (None, "", "none"):
-        print(f"[info] {info.get('audio_note') or 'no sound card: text only'}", file=stdout)
+    has_audio = info.get("audio_input") not in (None, "", "none")
     interactive = stdin.isatty()
     try:
         while True:
@@ -81,6 +80,10 @@ async def run_text_mode(engine: VoiceEngine, stdin: TextIO = sys.stdin,
                 print("> ", end="", file=stdout, flush=True)
             line = await asyncio.to_thread(stdin.readline)
             if not line:
+                if has_audio:
+                    # Typed input is over but the voice loop goes on (a WAV input ends
+                    # by itself; a microphone runs until Ctrl+C).
+                    await run_task
                 break
             text = line.strip()
             if not text:
@@ -91,7 +94,8 @@ async def run_text_mode(engine: VoiceEngine, stdin: TextIO = sys.stdin,
             await done_turns.get()  # one reply per line keeps piped output in order
     finally:
         await engine.stop()
-        run_task.cancel()
+        await asyncio.gather(run_task, return_exceptions=True)
+        await engine.close()
         pump_task.cancel()
-        await asyncio.gather(run_task, pump_task, return_exceptions=True)
+        await asyncio.gather(pump_task, return_exceptions=True)
     return 0

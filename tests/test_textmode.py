@@ -1,0 +1,39 @@
+"""`localvox --text`: the line-based mode on the real engine, through the CLI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.models
+
+
+def _run(args: list[str], stdin: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "XDG_STATE_HOME": str(tmp_path / "state"),
+           "XDG_DATA_HOME": str(tmp_path / "data"), "XDG_CONFIG_HOME": str(tmp_path / "cfg")}
+    return subprocess.run([sys.executable, "-m", "localvox", *args], input=stdin,
+                          capture_output=True, text=True, timeout=600, env=env)
+
+
+def test_piped_question_is_answered_in_text_mode(tmp_path: Path) -> None:
+    out = _run(["--text", "--no-wake"], "What is 12 times 7?\nthanks\n", tmp_path)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert "you: What is 12 times 7?" in lines
+    reply = next(line for line in lines if line.startswith("localvox:"))
+    assert "84" in reply
+    assert sum(line.startswith("localvox:") for line in lines) == 2  # one reply per line
+    assert "Traceback" not in out.stderr
+
+
+def test_text_mode_with_wav_input_answers_the_recording(tmp_path: Path) -> None:
+    fixture = Path(__file__).parent / "fixtures" / "wake_then_question.wav"
+    out = _run(["--text", "--input", str(fixture), "--output", str(tmp_path / "r.wav")], "",
+               tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "you:" in out.stdout and "localvox:" in out.stdout
+    assert (tmp_path / "r.wav").stat().st_size > 10_000
