@@ -38,7 +38,7 @@ def test_calculator_refuses_anything_but_arithmetic(expr, why):
 def test_calculator_does_not_use_eval():
     import inspect
 
-    import localvox.agent.builtin_tools as mod
+    import localvox.agent.builtin.calculator as mod
     source = inspect.getsource(mod)
     assert "eval(" not in source.replace("_eval(", "").replace("literal_eval(", "")
 
