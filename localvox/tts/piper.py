@@ -76,8 +76,8 @@ class PiperSynthesizer:
 
     async def synthesize(self, text: str) -> AsyncIterator[SpeechChunk]:
         """Yield one ``SpeechChunk`` per sentence Piper produces, each made in a worker thread."""
-        if not text.strip():
-            return
+        if not any(ch.isalnum() for ch in text):
+            return  # bare punctuation or emoji left over from chunking: nothing to say
         cfg = self._syn_config()
         it = iter(self.voice.synthesize(text, syn_config=cfg))
         done = object()

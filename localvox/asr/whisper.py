@@ -1,0 +1,409 @@
+"""faster-whisper (CTranslate2) backend with a window sized to the audio.
+
+Why windowed: Whisper's encoder always sees 30 s of log-mel features; faster-whisper pads
+every clip to that, so a 3 s question costs as much as 30 s of speech (~0.5 s for tiny.en
+on two cores). CTranslate2's encoder accepts shorter inputs, so ``decode_windowed`` cuts
+the features to the audio plus a margin of silence (rounded up to ``window_step_s``) and
+calls ``encode`` + ``generate`` directly: the same text in a fraction of the time.
+
+Short windows have one failure mode, found while building this: the decoder, not seeing
+the long silence it was trained on, may run on and repeat the sentence. Three guards:
+the decode runs *with* timestamp tokens and drops any segment that starts at or after the
+end of the audio; the number of new tokens is capped by the audio length; and when the
+greedy result looks unreliable (average log-probability of the kept words below Whisper's
+-1.0, a repetitive compression ratio, the kept text being one phrase said twice, or the
+cap was hit) the clip is decoded again on faster-whisper's plain 30 s path, which also
+handles audio longer than 30 s (it seeks through it in 30 s windows).
+
+Streaming (``WhisperStream``): audio is fed while the user speaks; ``partial()`` decodes
+everything so far once per ``partial_interval_ms`` of new audio, in a worker thread, one
+decode at a time. ``finish()`` reuses the last decode when nothing audible came after it
+(the usual case: a partial runs during the end-of-turn silence, or the pipeline asks for
+one with ``partial(force=True)`` when speech stops), and otherwise decodes once more.
+We deliberately do not force-decode a "stable prefix" of earlier partials: a partial cut
+mid-word is often wrong at its end, forcing it would carry that error into the final, and
+with the windowed encoder a whole re-decode of a few seconds costs ~0.1 s anyway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import re
+import threading
+import time
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from localvox.asr.base import Transcript
+from localvox.audio.base import SAMPLE_RATE
+from localvox.errors import ModelError
+
+if TYPE_CHECKING:
+    from localvox.config import Config
+
+MAX_WINDOW_S = 30.0
+_MODELS: dict[tuple[str, str, int], Any] = {}
+_MODELS_LOCK = threading.Lock()
+
+
+def load_model(path: str | Path, compute_type: str = "int8", threads: int = 2) -> Any:
+    """Load a CTranslate2 Whisper model folder once per process (shared by all streams)."""
+    key = (str(path), compute_type, threads)
+    with _MODELS_LOCK:
+        model = _MODELS.get(key)
+        if model is not None:
+            return model
+        p = Path(path)
+        if not (p.is_dir() and (p / "model.bin").is_file()):
+            raise ModelError(f"{p} is not a CTranslate2 Whisper model folder (no model.bin)")
+        try:
+            from faster_whisper import WhisperModel
+        except ImportError:
+            raise ModelError("faster-whisper is not installed: pip install faster-whisper") from None
+        try:
+            # A folder path never touches the hub; local_files_only makes sure of it.
+            model = WhisperModel(str(p), device="cpu", compute_type=compute_type,
+                                 cpu_threads=threads, local_files_only=True)
+        except (RuntimeError, ValueError, OSError) as err:
+            raise ModelError(f"cannot load Whisper model {p}: {err}") from None
+        _MODELS[key] = model
+        return model
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """One decode: the text and how it was obtained (for benchmarks and logs)."""
+
+    text: str
+    audio_s: float
+    decode_s: float
+    path: str
+    """One of "windowed", "plain", "plain-fallback" (windowed looked unreliable), "empty"."""
+    window_s: float
+
+
+class WhisperTranscriber:
+    """``Transcriber`` on faster-whisper. Construct once; ``stream()`` per utterance."""
+
+    def __init__(self, model_path: str | Path, *, name: str = "", compute_type: str = "int8",
+                 threads: int = 2,
+                 beam_size: int = 1, language: str = "en", windowed: bool = True,
+                 partial_interval_ms: int = 500, window_margin_s: float = 2.0,
+                 window_step_s: float = 2.0) -> None:
+        self.model_path = Path(model_path)
+        self.model = load_model(self.model_path, compute_type, threads)
+        self.beam_size = max(1, beam_size)
+        self.windowed = windowed
+        self.partial_interval_ms = partial_interval_ms
+        self.window_margin_s = window_margin_s
+        self.window_step_s = window_step_s
+        multilingual = bool(self.model.model.is_multilingual)
+        lang = (language or "").strip().lower()
+        self.language: str | None = None if lang in ("", "auto") else lang
+        if not multilingual:
+            self.language = "en"
+        self.name = f"whisper:{name or self.model_path.name}"
+        self._lock = threading.Lock()  # one decode at a time on the shared model
+        self._options = self._make_options()
+
+    # -- decoding (blocking; call from a worker thread) ---------------------------------
+
+    def _tokenizer(self, language: str | None) -> Any:
+        from faster_whisper.tokenizer import Tokenizer
+
+        return Tokenizer(self.model.hf_tokenizer, self.model.model.is_multilingual,
+                         task="transcribe", language=language or "en")
+
+    def _make_options(self) -> Any:
+        from faster_whisper.transcribe import TranscriptionOptions, get_suppressed_tokens
+
+        tok = self._tokenizer(self.language)
+        return TranscriptionOptions(
+            beam_size=self.beam_size, best_of=1, patience=1.0, length_penalty=1.0,
+            repetition_penalty=1.0, no_repeat_ngram_size=0, log_prob_threshold=-1.0,
+            no_speech_threshold=0.6, compression_ratio_threshold=2.4,
+            condition_on_previous_text=False, prompt_reset_on_temperature=0.5,
+            temperatures=[0.0], initial_prompt=None, prefix=None, suppress_blank=True,
+            suppress_tokens=get_suppressed_tokens(tok, [-1]), without_timestamps=False,
+            max_initial_timestamp=1.0, word_timestamps=False, prepend_punctuations="",
+            append_punctuations="", multilingual=False, max_new_tokens=None,
+            clip_timestamps=[0.0], hallucination_silence_threshold=None, hotwords=None)
+
+    def window_for(self, audio_s: float) -> float:
+        """Encoder window for a clip: the audio plus a margin, rounded up, at most 30 s."""
+        w = math.ceil((audio_s + self.window_margin_s) / self.window_step_s) * self.window_step_s
+        return min(MAX_WINDOW_S, w)
+
+    def decode(self, samples: np.ndarray, *, windowed: bool | None = None) -> Decoded:
+        """Decode a whole clip (16 kHz mono float32) on the configured or requested path."""
+        audio = np.asarray(samples, dtype=np.float32).reshape(-1)
+        audio_s = len(audio) / SAMPLE_RATE
+        t0 = time.perf_counter()
+        if audio_s < 0.1 or not np.any(audio):
+            return Decoded("", audio_s, 0.0, "empty", 0.0)
+        use_window = self.windowed if windowed is None else windowed
+        with self._lock:
+            if use_window and audio_s + self.window_margin_s <= MAX_WINDOW_S:
+                text, window_s, reliable = self._decode_windowed(audio)
+                path = "windowed"
+                if not reliable:
+                    text, path, window_s = self._decode_plain(audio), "plain-fallback", 30.0
+            else:
+                text, path, window_s = self._decode_plain(audio), "plain", 30.0
+        return Decoded(text, audio_s, time.perf_counter() - t0, path, window_s)
+
+    def _decode_plain(self, audio: np.ndarray) -> str:
+        """faster-whisper's normal path: 30 s windows, seeking through longer audio."""
+        segments, _ = self.model.transcribe(audio, language=self.language,
+                                            beam_size=self.beam_size, vad_filter=False,
+                                            condition_on_previous_text=False)
+        return " ".join(s.text.strip() for s in segments).strip()
+
+    def _decode_windowed(self, audio: np.ndarray) -> tuple[str, float, bool]:
+        """encode + generate on features cut to ``window_for``; returns (text, window, ok)."""
+        from faster_whisper.audio import pad_or_trim
+
+        m = self.model
+        audio_s = len(audio) / SAMPLE_RATE
+        window_s = self.window_for(audio_s)
+        frames = int(round(window_s * m.frames_per_second))
+        features = pad_or_trim(m.feature_extractor(audio), frames)
+        encoder_output = m.encode(features)
+        language = self.language
+        if language is None:  # multilingual model, language "auto"
+            lang_token, _ = m.model.detect_language(encoder_output)[0][0]
+            language = lang_token[2:-2]
+        tokenizer = self._tokenizer(language)
+        prompt = m.get_prompt(tokenizer, [], without_timestamps=False)
+        # Speech rarely exceeds ~5 tokens/s; the cap bounds a runaway decoder.
+        cap = int(8 * audio_s) + 16
+        result = m.model.generate(
+            encoder_output, [prompt], beam_size=self.beam_size, max_length=len(prompt) + cap,
+            return_scores=True, return_logits_vocab=True, return_no_speech_prob=True,
+            suppress_blank=True, suppress_tokens=list(self._options.suppress_tokens),
+            max_initial_timestamp_index=int(round(1.0 / m.time_precision)))[0]
+        tokens = list(result.sequences_ids[0])
+        logprobs = _token_logprobs(result.logits[0], tokens)
+        if result.no_speech_prob > 0.6 and (not tokens or float(np.mean(logprobs)) < -1.0):
+            return "", window_s, True  # silence or noise: Whisper's own no-speech rule
+        kept = _kept_positions(tokens, tokenizer.timestamp_begin, m.time_precision, audio_s)
+        text = tokenizer.decode([tokens[i] for i in kept
+                                 if tokens[i] < tokenizer.timestamp_begin]).strip()
+        # Judge the words kept: a repeat after the end of the audio is dropped anyway.
+        words = [i for i in kept if tokens[i] < tokenizer.timestamp_begin]
+        avg_logprob = float(np.mean(logprobs[words])) if words else -10.0
+        runaway = len(tokens) >= cap and (not kept or kept[-1] == len(tokens) - 1)
+        reliable = (bool(text) and not runaway and avg_logprob >= -1.0
+                    and _compression_ratio(text) <= 2.4 and not _is_repeated(text))
+        return text, window_s, reliable
+
+    # -- the Transcriber contract --------------------------------------------------------
+
+    def stream(self) -> "WhisperStream":
+        return WhisperStream(self, self.partial_interval_ms)
+
+    async def transcribe(self, samples: np.ndarray, *, windowed: bool | None = None) -> Transcript:
+        d = await asyncio.to_thread(self.decode, samples, windowed=windowed)
+        return Transcript(d.text, True, d.audio_s, d.decode_s)
+
+
+def _token_logprobs(step_logits: list[Any], tokens: list[int]) -> np.ndarray:
+    """Log-probability of each generated token, from CTranslate2's per-step logits."""
+    if not tokens:
+        return np.zeros(0, np.float32)
+    logits = np.stack([np.asarray(v, dtype=np.float32).reshape(-1)
+                       for v in step_logits[:len(tokens)]])
+    top = logits.max(axis=1, keepdims=True)
+    lse = np.log(np.exp(logits - top).sum(axis=1)) + top[:, 0]
+    return logits[np.arange(len(tokens)), tokens] - lse
+
+
+def _kept_positions(tokens: list[int], timestamp_begin: int, precision: float,
+                    audio_s: float) -> list[int]:
+    """Indices of the tokens in segments that start before the audio ends.
+
+    With a short window Whisper sometimes opens another segment after the last word and
+    repeats the sentence; that segment's start timestamp gives it away, so it is dropped.
+    """
+    kept: list[int] = []
+    seg: list[int] = []
+    start: float | None = None
+    for i, t in enumerate(tokens):
+        if t < timestamp_begin:
+            seg.append(i)
+            continue
+        ts = (t - timestamp_begin) * precision
+        if start is None:
+            if ts >= audio_s - 0.1:
+                return kept
+            start = ts
+            seg.append(i)
+        else:
+            kept.extend(seg + [i])
+            seg, start = [], None
+    return kept + seg  # an unclosed last segment (the token cap): keep what it said
+
+
+def _is_repeated(text: str) -> bool:
+    """Whether ``text`` is one phrase said twice or more ("Hello there. Hello there.").
+
+    The typical short-window hallucination when the repeat carries no timestamp of its
+    own. Genuine repeats ("bye bye") just cost a plain decode, which settles them.
+    """
+    w = re.sub(r"[^\w' ]", " ", text.lower()).split()
+    n = len(w)
+    for period in range(1, n // 2 + 1):
+        if all(w[i] == w[i % period] for i in range(n)) and n >= 2 * period:
+            return True
+    return False
+
+
+def _compression_ratio(text: str) -> float:
+    if not text:
+        return 0.0
+    data = text.encode("utf-8")
+    return len(data) / len(zlib.compress(data))
+
+
+class WhisperStream:
+    """One utterance: ``feed`` audio, ``partial`` while speaking, ``finish`` at the endpoint."""
+
+    def __init__(self, transcriber: WhisperTranscriber, partial_interval_ms: int = 500) -> None:
+        self.t = transcriber
+        self.interval = int(SAMPLE_RATE * partial_interval_ms / 1000)
+        self._chunks: list[np.ndarray] = []
+        self._n = 0
+        self._audio_cache: np.ndarray | None = None
+        self._inflight: asyncio.Task[Decoded] | None = None
+        self._started_n = 0  # audio length when the latest decode started
+        self._last: Decoded | None = None
+        self._last_n = 0  # audio length the latest finished decode covered
+        self._cancelled = False
+        self.decodes = 0
+        """How many decodes this stream ran (tests and traces check reuse with it)."""
+
+    @property
+    def audio_s(self) -> float:
+        return self._n / SAMPLE_RATE
+
+    def audio(self) -> np.ndarray:
+        if self._audio_cache is None or len(self._audio_cache) != self._n:
+            self._audio_cache = (np.concatenate(self._chunks) if self._chunks
+                                 else np.zeros(0, np.float32))
+            self._chunks = [self._audio_cache] if self._n else []
+        return self._audio_cache
+
+    async def feed(self, samples: np.ndarray) -> None:
+        if self._cancelled:
+            return
+        x = np.asarray(samples, dtype=np.float32).reshape(-1).copy()
+        self._chunks.append(x)
+        self._n += len(x)
+
+    def _start_decode(self) -> asyncio.Task[Decoded]:
+        n = self._n
+        audio = self.audio()[:n]
+        self._started_n = n
+        self.decodes += 1
+        task = asyncio.ensure_future(asyncio.to_thread(self.t.decode, audio))
+
+        def done(t: asyncio.Task[Decoded]) -> None:
+            # Runs even if whoever awaited the decode was cancelled, so the result is
+            # kept for finish() and the next partial is not blocked.
+            if self._inflight is t:
+                self._inflight = None
+            if t.cancelled() or t.exception() is not None:
+                return
+            if n >= self._last_n:
+                self._last, self._last_n = t.result(), n
+
+        task.add_done_callback(done)
+        self._inflight = task
+        return task
+
+    async def _settle(self) -> Decoded | None:
+        """Wait for the decode in flight (if any); return the latest finished decode."""
+        task = self._inflight
+        if task is not None:
+            await asyncio.shield(task)
+            await asyncio.sleep(0)  # let the done-callback record it
+        return self._last
+
+    async def partial(self, *, force: bool = False) -> Transcript | None:
+        """Decode the audio so far if ``partial_interval_ms`` of new audio arrived.
+
+        Returns None when a decode is already running (only one at a time) or too little
+        new audio came in. ``force`` decodes any new audio now: call it when speech stops
+        so the final is ready before the end-of-turn silence runs out.
+        """
+        if self._cancelled or self._inflight is not None:
+            return None
+        new = self._n - self._started_n
+        if new <= 0 or (not force and new < self.interval):
+            return None
+        d = await asyncio.shield(self._start_decode())
+        return Transcript(d.text, False, d.audio_s, d.decode_s)
+
+    def _tail_is_silent(self, from_n: int) -> bool:
+        """True if nothing audible follows sample ``from_n`` (quiet relative to the speech)."""
+        audio = self.audio()
+        tail = audio[from_n:]
+        if len(tail) == 0:
+            return True
+        block = SAMPLE_RATE // 50  # 20 ms
+
+        def frame_rms(x: np.ndarray) -> np.ndarray:
+            k = len(x) // block
+            if k == 0:
+                return np.array([float(np.sqrt(np.mean(np.square(x))))])
+            return np.sqrt(np.mean(np.square(x[:k * block].reshape(k, block)), axis=1))
+
+        speech_peak = float(frame_rms(audio[:from_n]).max()) if from_n else 0.0
+        threshold = max(0.003, 0.05 * speech_peak)  # ~26 dB below the loudest speech
+        return float(frame_rms(tail).max()) < threshold
+
+    async def finish(self, *, speech_end_s: float | None = None) -> Transcript:
+        """The final transcript, reusing the latest decode when it covers all the speech.
+
+        ``speech_end_s`` (the endpointer's last voiced instant, seconds from the stream
+        start) makes the reuse decision exact; without it, audio after the latest decode
+        that is quiet compared with the speech counts as silence.
+        """
+        t0 = time.perf_counter()
+        if self._cancelled:
+            return Transcript("", True, self.audio_s, 0.0)
+        await self._settle()
+        last, covered = self._last, self._last_n
+        reuse = last is not None and (
+            covered >= self._n
+            or (speech_end_s is not None and covered / SAMPLE_RATE >= speech_end_s)
+            or (speech_end_s is None and self._tail_is_silent(covered)))
+        if not reuse:
+            last = await asyncio.shield(self._start_decode())
+        assert last is not None
+        return Transcript(last.text, True, self.audio_s, time.perf_counter() - t0)
+
+    async def cancel(self) -> None:
+        """Drop the utterance; a decode in flight finishes in its thread and is discarded."""
+        self._cancelled = True
+        self._chunks.clear()
+        self._audio_cache = None
+        self._n = 0
+
+
+def create(config: "Config", **kwargs: Any) -> WhisperTranscriber:
+    from localvox.modelpacks import resolve_model
+
+    a = config.asr
+    path = resolve_model(a.model, config)
+    opts: dict[str, Any] = dict(name=a.model if "/" not in a.model else path.name,
+                                compute_type=a.compute_type, threads=a.threads,
+                                beam_size=a.beam_size, language=a.language,
+                                windowed=a.windowed, partial_interval_ms=a.partial_interval_ms)
+    opts.update(kwargs)
+    return WhisperTranscriber(path, **opts)
