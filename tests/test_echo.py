@@ -1,0 +1,129 @@
+"""Echo canceller building blocks on synthetic signals (numpy only, no models)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from localvox.audio import room_sim as rs
+from localvox.echo import EchoCanceller
+from localvox.echo.bargein import barge_ins
+from localvox.echo.delay import gcc_phat
+from localvox.echo.evaluate import erle_db, run_canceller
+from localvox.echo.fdaf import PartitionedFDAF
+from localvox.echo.measure import analyse_echo_path, chirp
+
+SR = 16000
+
+
+def speechlike(seconds: float, seed: int = 0) -> np.ndarray:
+    """Coloured noise with a syllable-rate envelope: a cheap stand-in for speech."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * SR)
+    x = np.cumsum(rng.standard_normal(n)) * 0.02
+    x -= np.convolve(x, np.ones(64) / 64, mode="same")  # keep it zero-mean, tilt the spectrum
+    env = 0.5 + 0.5 * np.sin(2 * np.pi * 4 * np.arange(n) / SR) ** 2
+    x = x * env
+    return (0.2 * x / (np.std(x) + 1e-12)).astype(np.float32)
+
+
+def test_fdaf_learns_a_fixed_echo_path() -> None:
+    rng = np.random.default_rng(0)
+    n = SR * 4
+    x = rng.standard_normal(n) * 0.1
+    h = np.zeros(800)
+    h[[10, 50, 300, 700]] = [1.0, -0.5, 0.3, 0.2]
+    d = np.convolve(x, h)[:n]
+    f = PartitionedFDAF(block=256, partitions=4)
+    out = []
+    for i in range(0, n - 255, 256):
+        f.push_reference_block(x[i : i + 256])
+        out.append(f.process(d[i : i + 256]))
+    e = np.concatenate(out)
+    tail = slice(2 * SR, len(e))
+    erle = 10 * np.log10(np.sum(d[tail] ** 2) / np.sum(e[tail] ** 2))
+    assert erle > 30.0
+
+
+def test_gcc_phat_finds_the_delay_of_a_reverberant_echo() -> None:
+    room = rs.Room("t", rt60_s=0.2, delay_ms=0, direct_to_reverb_db=3, seed=5)
+    h = rs.room_impulse_response(room, np.random.default_rng(1))
+    x = speechlike(2.0).astype(np.float64)
+    true = 1733  # 108.3 ms
+    y = np.concatenate([np.zeros(true), np.convolve(x, h)[: len(x) - true]])
+    W, L = 12000, 4800
+    est, _ = gcc_phat(y[-W:], x[-W - L :], L)
+    assert est.samples == true
+
+
+def test_no_playback_means_the_microphone_passes_through() -> None:
+    ec = EchoCanceller()
+    mic = speechlike(2.0, seed=3)
+    out = np.concatenate([ec.clean(mic[i : i + 512]) for i in range(0, len(mic), 512)])
+    lat = ec.latency_samples
+    np.testing.assert_allclose(out[lat:], mic[: len(mic) - lat], atol=1e-5)
+    assert not ec.state().active
+
+
+def test_echo_of_known_playback_is_removed() -> None:
+    room = rs.ROOMS[1]
+    scene = rs.simulate(room, speechlike(8.0, seed=4))
+    cl = run_canceller(scene, EchoCanceller())
+    assert erle_db(scene.mic, cl.out, scene.echo, cl.latency, start_s=3.0, end_s=8.0) > 20.0
+    assert abs(cl.delay_ms - room.delay_ms) < 2.0
+
+
+def test_stopped_playback_no_longer_suppresses_the_user() -> None:
+    """After barge-in the unplayed rest of the reply must not be 'cancelled' from the user."""
+    play = speechlike(8.0, seed=6)
+    user = speechlike(2.0, seed=7)
+    scene_full = rs.simulate(rs.ROOMS[0], play[: 4 * SR], [(4.5, user)], duration_s=8.0)
+
+    def user_energy(stop: bool) -> float:
+        ec = EchoCanceller()
+        ec.push_reference(play, SR, play_time_s=0.0)  # 8 s queued, only 4 s get played
+        outs = []
+        for i in range(0, len(scene_full.mic) - 511, 512):
+            if stop and i == 4 * SR:
+                ec.stop_reference()
+            outs.append(ec.clean(scene_full.mic[i : i + 512]))
+        out = np.concatenate(outs)[ec.latency_samples :]
+        seg = slice(int(4.6 * SR), int(6.4 * SR))
+        return float(np.sum(out[seg] ** 2) / np.sum(scene_full.near[seg] ** 2))
+
+    kept_stopped = user_energy(stop=True)
+    kept_not_stopped = user_energy(stop=False)
+    assert kept_stopped > 0.9
+    assert kept_stopped > kept_not_stopped + 0.1
+
+
+def test_reference_follows_queued_audio_when_no_time_is_given() -> None:
+    ec = EchoCanceller()
+    ec.clean(np.zeros(1024, np.float32))
+    ec.reference(np.ones(1600, np.float32), SR)  # the engine's hook: starts "now"
+    ec.reference(np.full(800, 0.5, np.float32), 8000)  # 8 kHz: resampled, appended
+    assert ec.ref.read(1024, 1)[0] == pytest.approx(1.0)
+    assert ec.ref.end == 1024 + 1600 + 1600
+    ec.stop_reference()
+    assert ec.ref.end == 1024
+
+
+def test_barge_in_rule_needs_a_run_of_frames() -> None:
+    p = np.array([0.9, 0.9, 0.9, 0.9, 0.2, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9])
+    fires = barge_ins(p, 0.032, threshold=0.85, min_ms=160)
+    assert len(fires) == 1
+    assert fires[0].onset_s == pytest.approx(5 * 0.032)
+    assert fires[0].at_s == pytest.approx(10 * 0.032)
+
+
+def test_chirp_measurement_finds_delay_and_level_in_a_simulated_room() -> None:
+    played = chirp()
+    room = rs.Room("doctor", rt60_s=0.2, delay_ms=95, echo_to_user_db=0, seed=9)
+    scene = rs.simulate(room, played, duration_s=2.0, user_level=0.05)
+    found = analyse_echo_path(played, scene.mic)
+    assert found.heard
+    assert abs(found.delay_ms - 95) <= 1.0
+    expected = 10 * np.log10(np.sum(scene.echo**2) / np.sum(played.astype(np.float64) ** 2))
+    assert abs(found.echo_gain_db - expected) < 3.0
+    silent = analyse_echo_path(played, np.random.default_rng(0).standard_normal(3 * SR) * 1e-3)
+    assert not silent.heard

@@ -1,0 +1,111 @@
+"""Echo cancellation on simulated laptop rooms, with real speech and the real detectors.
+
+Piper (the packaged voice) speaks the assistant's reply and the user's "stop"; the room
+simulator puts the reply through a laptop speaker and a reverberant room, louder than the
+user. Barge-in is judged by Silero VAD with the engine's rule on the *cleaned* signal.
+Each test also checks the raw microphone, so it fails if the canceller does nothing.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import load_fixture, model_marks
+from localvox.audio import room_sim as rs
+from localvox.echo import EchoCanceller
+from localvox.echo.bargein import barge_ins
+from localvox.echo.evaluate import erle_db, run_canceller, speech_onset, vad_probs
+
+pytestmark = model_marks("piper_joe_medium", "silero_vad")
+
+SR = rs.SR
+# Barge-in rules: the engine's half-duplex default, and the full-duplex one (the [vad]
+# threshold) that echo cancellation makes possible.
+RULES = [(0.85, 160), (0.5, 160)]
+ROOMS = [rs.ROOMS[1], rs.ROOMS[3]]  # office (drift) and kitchen_loud (loud, non-linear)
+
+
+@pytest.fixture(scope="module")
+def speech() -> dict[str, np.ndarray]:
+    a = rs.piper_speech(rs.ASSISTANT_LINES[:2])
+    u = rs.piper_speech(["Wait, stop talking."], pitch=1.12)
+    gap = np.zeros(SR // 4, np.float32)
+    return {"reply": np.concatenate([a[0], gap, a[1]]) * 0.5, "stop": u[0]}
+
+
+@pytest.fixture(scope="module")
+def vad():
+    from localvox.config import load_config
+    from localvox.registry import create
+
+    return create("vad", "silero", load_config(use_user_file=False))
+
+
+@pytest.mark.parametrize("room", ROOMS, ids=lambda r: r.name)
+def test_own_reply_never_triggers_barge_in(room, speech, vad) -> None:
+    scene = rs.simulate(room, speech["reply"])
+    cleaned = run_canceller(scene, EchoCanceller()).out
+    for thr, min_ms in RULES:
+        raw = barge_ins(vad_probs(vad, scene.mic), 0.032, thr, min_ms)
+        assert raw, "the raw microphone should trigger barge-in (else the test proves nothing)"
+        assert barge_ins(vad_probs(vad, cleaned), 0.032, thr, min_ms) == []
+
+
+@pytest.mark.parametrize("room", ROOMS, ids=lambda r: r.name)
+def test_user_stop_over_the_reply_triggers_barge_in(room, speech, vad) -> None:
+    start = 4.0
+    scene = rs.simulate(room, speech["reply"], [(start, speech["stop"])])
+    cleaned = run_canceller(scene, EchoCanceller()).out
+    onset = speech_onset(speech["stop"], start)
+    fires = barge_ins(vad_probs(vad, cleaned), 0.032, 0.5, 160)
+    assert [f for f in fires if f.at_s < onset] == []  # nothing before the user spoke
+    hits = [f for f in fires if onset <= f.at_s <= start + len(speech["stop"]) / SR + 0.3]
+    assert hits, "the user's 'stop' was not detected on the cleaned signal"
+    assert hits[0].at_s < start + len(speech["stop"]) / SR  # while the user still speaks
+
+
+def test_filter_reconverges_after_a_delay_jump(speech) -> None:
+    room = rs.Room("jump", rt60_s=0.15, delay_ms=60, echo_to_user_db=6, seed=11)
+    reply = np.concatenate([speech["reply"], speech["reply"]])
+    jump = 6.0
+    scene = rs.simulate(room, reply, jump_at_s=jump, jump_ms=45.0)
+    ec = EchoCanceller(suppress=False)  # the linear filter alone: what has to re-learn
+    cl = run_canceller(scene, ec)
+    before = erle_db(scene.mic, cl.out, scene.echo, 0, start_s=jump - 2.5, end_s=jump)
+    just_after = erle_db(scene.mic, cl.out, scene.echo, 0, start_s=jump, end_s=jump + 0.3)
+    after = erle_db(scene.mic, cl.out, scene.echo, 0, start_s=jump + 2.5, end_s=jump + 5.0)
+    assert before > 12.0
+    assert just_after < before - 6.0  # the jump really broke the alignment
+    assert after > before - 3.0  # and the tracker + filter recovered
+    assert abs(cl.delay_ms - (room.delay_ms + 45.0)) < 2.0
+
+
+def test_reply_saying_the_wake_word_does_not_wake_the_assistant(speech) -> None:
+    pytest.importorskip("localvox.wake.openwakeword")
+    from conftest import missing_models
+
+    if missing_models("hey_jarvis", "oww_melspectrogram", "oww_embedding"):
+        pytest.skip("wake word model packs missing")
+    from localvox.config import load_config
+    from localvox.registry import create
+
+    config = load_config(use_user_file=False)
+    wake_clip = load_fixture("hey_jarvis").astype(np.float32)
+    wake_clip = 0.5 * wake_clip / (np.max(np.abs(wake_clip)) + 1e-9)
+    gap = np.zeros(SR // 4, np.float32)
+    reply = np.concatenate([speech["reply"][: 4 * SR], gap, wake_clip, gap,
+                            speech["reply"][4 * SR : 6 * SR]])
+    scene = rs.simulate(rs.ROOMS[1], reply)
+    cleaned = run_canceller(scene, EchoCanceller()).out
+
+    def detections(x: np.ndarray) -> int:
+        det = create("wake", "openwakeword", config)
+        hits = 0
+        for i in range(0, len(x) - 1279, 1280):
+            if det.process(x[i : i + 1280], (i + 1280) / SR) is not None:
+                hits += 1
+        return hits
+
+    assert detections(scene.mic) >= 1, "raw mic should wake (else the test proves nothing)"
+    assert detections(cleaned) == 0
