@@ -10,7 +10,7 @@ extras=""
 [ "${1:-}" = "--test" ] && extras="[test]"
 
 # PortAudio (sounddevice loads it at run time), espeak-ng and sox (test speech fixtures).
-want=(libportaudio2 espeak-ng sox)
+want=(libportaudio2 espeak-ng sox tmux)
 missing=()
 for pkg in "${want[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

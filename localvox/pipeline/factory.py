@@ -5,18 +5,25 @@ choosing and loading backends -- lazily, through ``localvox.registry`` -- is thi
 job. Every part that fails to load becomes a one-line ``Notice`` where the loop can go on
 without it (no sound card -> text mode; no microphone -> typed turns), and a
 ``LocalvoxError`` where it cannot (no ASR model for a voice session).
+
+Two ways to start: everything loaded before the engine is returned (``localvox run``, the
+bench: they measure turns), or ``progressive=True`` (the TUI): the engine comes back as soon
+as the agent can answer typed messages, and the speech models load behind it
+(``localvox.pipeline.startup``).
 """
 
 from __future__ import annotations
 
-import asyncio
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from localvox import registry
 from localvox.errors import AudioDeviceError, LocalvoxError
 from localvox.pipeline.events import Notice
+from localvox.pipeline.startup import SpeechParts, load_parts, progressive_stages
+
+__all__ = ["SpeechParts", "build_engine", "chunker_factory", "default_trace_path", "load_parts",
+           "open_agent", "open_sink", "open_source"]
 
 if TYPE_CHECKING:
     from localvox.audio.base import AudioSink, AudioSource
@@ -32,54 +39,6 @@ def default_trace_path(config: "Config") -> Path:
     if config.pipeline.trace_path:
         return Path(config.pipeline.trace_path).expanduser()
     return xdg_dir("state") / "turns.jsonl"
-
-
-@dataclass
-class SpeechParts:
-    """The loaded models; shared by several engines (the bench builds one engine per run)."""
-
-    vad: Any
-    asr: Any
-    tts: Any
-    wake: Any = None
-    notices: list[Notice] = field(default_factory=list)
-
-
-async def load_parts(config: "Config", *, need_wake: bool | None = None,
-                     warm_up: bool = True) -> SpeechParts:
-    """Load VAD, ASR, TTS and (in wake mode) the wake word model, in a worker thread.
-
-    ``warm_up`` runs one tiny ASR decode and one TTS sentence: the first inference of a
-    CTranslate2 or ONNX model is several times slower than the next, and that cost belongs
-    to start-up, not to the user's first question.
-    """
-
-    def load() -> SpeechParts:
-        vad = registry.create("vad", config.vad.backend, config)
-        asr = registry.create("asr", config.asr.backend, config)
-        tts = registry.create("tts", config.tts.backend, config)
-        wake = None
-        if need_wake if need_wake is not None else config.wake.mode == "wake":
-            wake = registry.create("wake", "openwakeword", config)
-        return SpeechParts(vad=vad, asr=asr, tts=tts, wake=wake)
-
-    parts = await asyncio.to_thread(load)
-    if warm_up:
-        await _warm_up(parts)
-    return parts
-
-
-async def _warm_up(parts: SpeechParts) -> None:
-    import numpy as np
-
-    rng = np.random.default_rng(0)
-    noise = (rng.standard_normal(16000) * 0.01).astype(np.float32)
-    try:
-        await parts.asr.transcribe(noise)
-        async for _ in parts.tts.synthesize("Hello there."):
-            pass
-    except Exception as err:  # noqa: BLE001 -- a warm-up failure shows up on first use
-        parts.notices.append(Notice("warning", f"model warm-up failed: {err}"))
 
 
 async def open_agent(config: "Config", llm: Any = None) -> "AgentPort":
@@ -138,7 +97,7 @@ async def build_engine(config: "Config", *, input_path: str | None = None,
                        sink: "AudioSink | None" = None, use_source: bool = True,
                        progress: Callable[[str], Any] | None = None,
                        input_wav: str | None = None, output_wav: str | None = None,
-                       ) -> "TurnEngine":
+                       progressive: bool = False) -> "TurnEngine":
     """Everything wired from config. Pass ``parts``/``agent``/``source``/``sink`` to reuse.
 
     Args:
@@ -147,6 +106,10 @@ async def build_engine(config: "Config", *, input_path: str | None = None,
         realtime: pace file input and output like real devices (else as fast as possible).
         trace_path: JSONL trace file (default ``[pipeline] trace_path`` or the state dir).
         progress: called with a short status line while models load (the TUI's splash).
+        progressive: return once the agent is ready and load the speech models in the
+            background (``TurnEngine.load_speech``): typed turns are answered at once,
+            spoken once the TTS is in, and voice input starts once VAD/ASR/wake are in.
+            Ignored when ``parts`` is given.
     """
     from localvox.pipeline.engine import EngineOptions, TurnEngine
     from localvox.pipeline.trace import TraceWriter
@@ -156,10 +119,11 @@ async def build_engine(config: "Config", *, input_path: str | None = None,
     input_path = input_path or input_wav
     output_path = output_path if output_path is not None else output_wav
     notices: list[Notice] = []
-    if parts is None:
+    if parts is None and not progressive:
         say(f"loading speech models ({config.asr.model}, {config.tts.voice})")
         parts = await load_parts(config)
-    notices.extend(parts.notices)
+    if parts is not None:
+        notices.extend(parts.notices)
     if source is None and use_source:
         source = open_source(config, input_path=input_path, realtime=realtime, notices=notices)
     if sink is None:
@@ -173,14 +137,20 @@ async def build_engine(config: "Config", *, input_path: str | None = None,
 
         cleaner = create_canceller(config)
     options = EngineOptions.from_config(config)
-    if options.mode == "wake" and parts.wake is None:
+    if parts is not None and options.mode == "wake" and parts.wake is None:
         raise LocalvoxError("wake mode needs the wake word model (or use --no-wake)")
     path = Path(trace_path) if trace_path else default_trace_path(config)
+    now = parts or SpeechParts(vad=None, asr=None, tts=None)   # progressive: attached later
     engine = TurnEngine(
-        source=source, sink=sink, vad=parts.vad, segmenter=endpoint.create(config),
-        asr=parts.asr, tts=parts.tts, agent=agent, chunker_factory=chunker_factory(config),
-        wake=parts.wake, options=options, trace=TraceWriter(path), cleaner=cleaner,
+        source=source, sink=sink, vad=now.vad, segmenter=endpoint.create(config), asr=now.asr,
+        tts=now.tts, agent=agent, chunker_factory=chunker_factory(config), wake=now.wake,
+        options=options, trace=TraceWriter(path), cleaner=cleaner,
         labels={"llm": f"{config.llm.backend}:{config.llm.model}"})
-    say("listening" if source is not None else "ready (text mode)")
     engine.startup_notices.extend(notices)
+    if parts is None:
+        # Without a microphone there is nothing to listen with: only the voice loads.
+        engine.load_speech(progressive_stages(config, listen=source is not None))
+        say("ready to type; speech models are loading")
+    else:
+        say("listening" if source is not None else "ready (text mode)")
     return engine

@@ -262,11 +262,13 @@ class LocalvoxApp(App[None]):
 
 
 def default_engine_factory(config: Config, **options: Any) -> EngineFactory:
-    """Build the real speech loop from config (models load off the event loop)."""
+    """Build the real speech loop from config: the engine is returned once the agent is
+    ready (typed messages work); speech models load behind it (``progressive``)."""
 
     async def factory(progress: ProgressCallback) -> VoiceEngine:
         from localvox.pipeline.factory import build_engine
 
-        return await build_engine(config, progress=progress, **options)
+        return await build_engine(config, progress=progress,
+                                  **{"progressive": True, **options})
 
     return factory

@@ -1,0 +1,154 @@
+"""The engine's reply desk: which reply is current, and how each one ends.
+
+Why apart from ``reply``: a ``Reply`` knows how to produce itself; this desk knows the
+session around it -- the parts a reply speaks with (read from the host each time, so a
+synthesiser attached late or a sink swapped by a test is used from the next reply on),
+whether speech output is on, how an interrupted reply is recorded (what the user heard,
+told to the agent), and the trace of every finished turn. It changes no state itself:
+it tells its host (the engine) when a reply starts thinking, starts speaking, ends, or ends
+the session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Callable, Protocol
+
+from localvox.pipeline.agent_port import AgentPort
+from localvox.pipeline.bus import EventBus
+from localvox.pipeline.events import Interrupted, TurnState
+from localvox.pipeline.reply import Reply
+from localvox.pipeline.speech_out import Chunker, SpeechOut
+from localvox.pipeline.trace import EngineClock, TraceWriter, TurnMarks
+
+
+class ReplyHost(Protocol):
+    """What the desk reads from and reports to (``TurnEngine``)."""
+
+    agent: AgentPort
+    tts: Any
+    sink: Any
+    cleaner: Any
+    chunker_factory: Callable[[], Chunker]
+    trace: TraceWriter | None
+
+    @property
+    def speech_loading(self) -> bool:
+        """A synthesiser is on its way (progressive start-up)."""
+
+    def reply_state(self, state: TurnState) -> None:
+        """The current reply is thinking or speaking."""
+
+    def reply_closed(self) -> None:
+        """The current reply ended (finished or interrupted)."""
+
+    async def end_session(self, reason: str) -> None:
+        """The agent ended the conversation."""
+
+
+class Replies:
+    """Starts, commits, finishes and cancels replies; records each finished turn."""
+
+    def __init__(self, host: ReplyHost, bus: EventBus, clock: EngineClock, *,
+                 speech_output: bool) -> None:
+        self.host = host
+        self.bus = bus
+        self.clock = clock
+        self.speech_output = speech_output
+        self.current: Reply | None = None
+        """The committed reply (thinking or speaking); speculative ones are not current."""
+        self.traces: list[Any] = []
+        self._told_unspoken = False
+
+    def start(self, turn: TurnMarks, text: str, *, speculative: bool) -> Reply:
+        reply = Reply(turn, text, speculative, emit=self.bus.emit, now=self.clock.now,
+                      on_mark=self._on_mark)
+        if not speculative:
+            self.current = reply
+            self.host.reply_state(TurnState.THINKING)
+        reply.task = asyncio.ensure_future(self._run(reply))
+        return reply
+
+    def commit(self, reply: Reply) -> None:
+        """A speculative reply became the real one (it may already have audio ready)."""
+        self.current = reply
+        reply.commit()
+        self.host.reply_state(TurnState.SPEAKING if "first_audio_out" in reply.turn.marks
+                              else TurnState.THINKING)
+
+    def set_speech_output(self, enabled: bool) -> None:
+        """Speech off: replies are text only; turning it off silences the current reply."""
+        self.speech_output = enabled
+        reply = self.current
+        if not enabled and reply is not None and reply.out is not None:
+            out, reply.out = reply.out, None
+            asyncio.ensure_future(out.cancel())
+
+    async def cancel(self, *, interrupted: bool) -> None:
+        """Silence the current reply now, stop its work, and tell the agent what was heard."""
+        reply = self.current
+        if reply is None:
+            return
+        reply.cancelled = True
+        reply.turn.mark("interrupt")
+        if reply.out is not None:            # silence first, then tidy up
+            await reply.out.cancel()
+        stop_reference = getattr(self.host.cleaner, "stop_reference", None)
+        if stop_reference is not None:       # the echo canceller: nothing more is playing
+            stop_reference()
+        await reply.stop_work()
+        heard = reply.out.heard if reply.out is not None else ""
+        self.bus.emit(Interrupted(reply.turn.turn_id, reply.turn.marks["interrupt"]))
+        try:
+            await self.host.agent.interrupt(heard)
+        except Exception as err:  # noqa: BLE001
+            self.bus.notice(err)
+        self.finish(reply, interrupted=interrupted)
+
+    def finish(self, reply: Reply, *, interrupted: bool) -> None:
+        """Publish the reply's end and its trace (to the JSONL file too)."""
+        trace = reply.finish(interrupted=interrupted)
+        if trace is None:
+            return
+        self.traces.append(trace)
+        self.bus.emit(trace)
+        writer = self.host.trace
+        if writer is not None:
+            try:
+                writer.write(trace)
+            except OSError as err:
+                self.bus.notice(f"cannot write the trace file: {err}", "warning")
+        if self.current is reply:
+            self.current = None
+            self.host.reply_closed()
+
+    # --- internals -----------------------------------------------------------------------
+
+    def _on_mark(self, reply: Reply, name: str) -> None:
+        if name == "first_audio_out" and self.current is reply:
+            self.host.reply_state(TurnState.SPEAKING)
+
+    def _speech_for(self, reply: Reply) -> SpeechOut | None:
+        """The reply's speech, or None (output off, or no synthesiser yet: said once)."""
+        if not self.speech_output:
+            return None
+        host = self.host
+        if host.tts is None:
+            if not self._told_unspoken:
+                self._told_unspoken = True
+                self.bus.notice("speech output is still loading: replies are shown, not "
+                                "spoken, until it is ready" if host.speech_loading else
+                                "no speech output: replies are shown, not spoken", "info")
+            return None
+        return SpeechOut(host.tts, host.sink, host.chunker_factory(), mark=reply.mark,
+                         gated=reply.speculative, on_error=self.bus.notice,
+                         reference=host.cleaner)
+
+    async def _run(self, reply: Reply) -> None:
+        reply.out = self._speech_for(reply)
+        ended = await reply.produce(self.host.agent, self.bus.notice)
+        if reply.cancelled:      # barge-in / interrupt owns the ending of this reply
+            return
+        self.finish(reply, interrupted=False)
+        if ended is not None:
+            await self.host.end_session(ended)

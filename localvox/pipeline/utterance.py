@@ -1,0 +1,178 @@
+"""Streaming transcription: audio in through a queue, partials out, one task per utterance.
+
+Why a task per utterance: a Whisper decode takes tens to hundreds of milliseconds and must
+never block the frame loop (barge-in and endpointing decisions run every 32 ms). Frames are
+queued as they arrive; the task feeds whatever has piled up, decodes a partial, and at the
+endpoint returns the final transcript built on the decodes already done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from typing import Any, Awaitable, Callable
+
+import numpy as np
+
+from localvox.audio.base import SAMPLE_RATE
+from localvox.pipeline.bus import EventBus
+from localvox.pipeline.events import SpeechStarted, SpeechStopped
+from localvox.pipeline.trace import EngineClock, TurnMarks
+from localvox.vad.endpoint import SpeechBegan, SpeechEnded
+
+END = object()
+"""Queued after the last audio of an utterance: finish now."""
+
+
+class Utterance:
+    """Streaming ASR state of one utterance (``stream`` is a ``TranscriptStream``)."""
+
+    def __init__(self, stream: Any, start_s: float, speech_at_s: float) -> None:
+        self.stream = stream
+        self.start_s = start_s            # stream time of the first sample fed (pre-roll)
+        self.queue: asyncio.Queue[object] = asyncio.Queue()
+        self.partial_text = ""
+        self.partial_audio_s = 0.0        # audio covered by ``partial_text``
+        self.prefix = ""
+        """Final text of an utterance the user continued before it was answered."""
+        self.refused = ""                 # partial the agent would not speculate on
+        self.force_partial = False        # speech just stopped: decode what we have now
+        self.decoding = False             # a partial decode is running
+        self.speech_end_s = 0.0           # stream time of the end of speech (at the endpoint)
+        self.last_voiced_end = speech_at_s
+        """Stream time of the end of the last voiced frame."""
+        self._forced_for = -1.0
+        params = inspect.signature(stream.partial).parameters
+        self.can_force = "force" in params
+        self.finish_takes_end = "speech_end_s" in inspect.signature(stream.finish).parameters
+        self.task: asyncio.Task[Any] | None = None
+
+    @property
+    def text_so_far(self) -> str:
+        return (self.prefix + " " + self.partial_text).strip()
+
+    def observe(self, frame_end_s: float, voiced: bool, force_after_ms: float) -> None:
+        """Track the last voiced audio; once the silence after it reaches
+        ``force_after_ms``, ask for one forced decode of everything heard."""
+        if voiced:
+            self.last_voiced_end = frame_end_s
+            self._forced_for = -1.0
+            return
+        silence_ms = (frame_end_s - self.last_voiced_end) * 1000.0
+        if silence_ms >= force_after_ms and self._forced_for != self.last_voiced_end:
+            self._forced_for = self.last_voiced_end
+            self.force_partial = True
+
+    async def transcribe(self, turn: TurnMarks, min_partial_audio_ms: float,
+                         on_partial: Callable[[str], Awaitable[None]]) -> Any:
+        """Feed audio as it comes, report partials, and return the final transcript."""
+        fed = 0.0
+        while True:
+            item = await self.queue.get()
+            chunks: list[np.ndarray] = []
+            end = item is END
+            if not end:
+                chunks.append(item)  # type: ignore[arg-type]
+            while not end and not self.queue.empty():
+                nxt = self.queue.get_nowait()
+                if nxt is END:
+                    end = True
+                else:
+                    chunks.append(nxt)  # type: ignore[arg-type]
+            if chunks:
+                block = np.concatenate(chunks)
+                await self.stream.feed(block)
+                fed += len(block) / SAMPLE_RATE
+            if end:
+                if self.finish_takes_end:
+                    return await self.stream.finish(speech_end_s=self.speech_end_s - self.start_s)
+                return await self.stream.finish()
+            self.decoding = True
+            try:
+                if self.force_partial and self.can_force:
+                    self.force_partial = False
+                    part = await self.stream.partial(force=True)
+                elif fed * 1000.0 >= min_partial_audio_ms:
+                    part = await self.stream.partial()
+                else:
+                    part = None
+            finally:
+                self.decoding = False
+            if part is not None and part.text.strip():
+                # Reported even if the endpoint came while it decoded: it still precedes
+                # the final, which ``finish`` builds from this very decode.
+                text = part.text.strip()
+                turn.mark("first_partial")
+                self.partial_text = text
+                self.partial_audio_s = part.audio_s or fed
+                await on_partial(text)
+
+
+class Hearing:
+    """The utterance being heard (at most one) and those still being finished.
+
+    The engine decides when an utterance begins and ends (endpointer decisions, barge-in,
+    mute); this object does the bookkeeping: opens the ASR stream, stamps the turn's
+    speech marks, and keeps the tasks that turn a finished utterance into a reply.
+    """
+
+    def __init__(self, bus: EventBus, clock: EngineClock, min_partial_audio_ms: float) -> None:
+        self.bus = bus
+        self.clock = clock
+        self.min_partial_audio_ms = min_partial_audio_ms
+        self.utt: Utterance | None = None
+        self.turn: TurnMarks | None = None
+        self.finishing: set[asyncio.Task[Any]] = set()
+
+    def begin(self, asr: Any, turn: TurnMarks, ev: SpeechBegan,
+              on_partial: Callable[[Utterance, TurnMarks, str], Awaitable[None]]) -> bool:
+        """Open the ASR stream on the onset audio (pre-roll included); False if it failed."""
+        turn.mark("speech_start", self.clock.stream_to_clock(ev.at_s))
+        try:
+            stream = asr.stream()
+        except Exception as err:  # noqa: BLE001 -- reported; the loop keeps listening
+            self.bus.notice(err)
+            return False
+        utt = Utterance(stream, ev.audio_start_s, ev.at_s)
+        self.utt, self.turn = utt, turn
+        utt.queue.put_nowait(ev.audio)
+        utt.task = asyncio.ensure_future(utt.transcribe(
+            turn, self.min_partial_audio_ms, lambda text: on_partial(utt, turn, text)))
+        self.bus.emit(SpeechStarted(turn.turn_id, ev.at_s))
+        return True
+
+    def end(self, ev: SpeechEnded,
+            finish: Callable[[Utterance, TurnMarks], Awaitable[None]]) -> bool:
+        """The endpoint: mark it, close the audio, run ``finish``; False if none was open."""
+        utt, turn = self.utt, self.turn
+        if utt is None or turn is None:
+            return False
+        turn.set("speech_end", self.clock.stream_to_clock(ev.speech_end_s))
+        utt.speech_end_s = ev.speech_end_s
+        turn.mark("endpoint")
+        self.bus.emit(SpeechStopped(turn.turn_id, ev.speech_end_s))
+        utt.queue.put_nowait(END)
+        self.utt, self.turn = None, None
+        task = asyncio.ensure_future(finish(utt, turn))
+        self.finishing.add(task)
+        task.add_done_callback(self.finishing.discard)
+        return True
+
+    def abandon(self) -> None:
+        """Forget the utterance being heard (muted, shutting down)."""
+        utt = self.utt
+        self.utt, self.turn = None, None
+        if utt is not None and utt.task is not None:
+            utt.task.cancel()
+
+    async def final_text(self, utt: Utterance) -> str | None:
+        """The utterance's whole text (with any continued prefix); None if the ASR failed."""
+        assert utt.task is not None
+        try:
+            final = await utt.task
+        except asyncio.CancelledError:
+            raise
+        except Exception as err:  # noqa: BLE001 -- the turn is lost, the loop goes on
+            self.bus.notice(err)
+            return None
+        return (utt.prefix + " " + (final.text or "")).strip()
