@@ -134,6 +134,7 @@ class EchoConfig:
     enabled: bool = False
     filter_ms: int = 64
     max_delay_ms: int = 300
+    barge_in_threshold: float = 0.5
 
 
 @dataclass

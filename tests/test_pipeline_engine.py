@@ -635,3 +635,36 @@ async def test_device_and_wake_failures_are_notices_not_crashes():
     assert sum("wake word detector failed" in m for m in notices) == 1   # once, not per frame
     assert any("microphone disconnected" in m for m in notices)
     assert isinstance(events[-1], SessionEnded) and events[-1].reason == "input_ended"
+
+
+class PassThroughCleaner:
+    """An echo canceller stand-in: the mic is already clean, so it only declares full duplex."""
+
+    full_duplex = True
+
+    def __init__(self) -> None:
+        self.references = 0
+        self.stopped = 0
+
+    def reference(self, samples: np.ndarray, sample_rate: int) -> None:
+        self.references += 1
+
+    def clean(self, samples: np.ndarray, start_s: float) -> np.ndarray:
+        return samples
+
+    def stop_reference(self, at_s: float | None = None) -> None:
+        self.stopped += 1
+
+
+async def test_full_duplex_barges_in_at_normal_speaking_level():
+    # The same speech level that half duplex ignores (test_own_voice_level_does_not_barge_in)
+    # interrupts when an echo canceller removes the assistant's own voice.
+    reply = "One two three four five six seven eight nine ten."
+    audio = timeline((0.2, 0), (0.8, LOUD), (0.6, 0), (1.0, ECHO), (1.5, 0))
+    engine = make_engine(audio, agent=FakeAgent(reply=reply), speculative=False)
+    cleaner = PassThroughCleaner()
+    engine.cleaner = cleaner
+    events = await run_collect(engine)
+    assert of(events, Interrupted)
+    assert of(events, ReplyDone)[0].interrupted is True
+    assert cleaner.stopped >= 1  # queued-but-unplayed audio is no longer "cancelled"

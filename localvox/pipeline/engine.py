@@ -502,7 +502,8 @@ class TurnEngine:
     # --- barge-in ------------------------------------------------------------------------
 
     async def _watch_barge_in(self, frame: AudioFrame, prob: float) -> None:
-        onset = self.listener.watch_barge_in(frame, prob)
+        full_duplex = self.cleaner is not None and getattr(self.cleaner, "full_duplex", False)
+        onset = self.listener.watch_barge_in(frame, prob, full_duplex=full_duplex)
         if onset is not None:
             await self._barge_in(self.clock.now(), restart_from=onset)
 

@@ -86,12 +86,16 @@ class Listener:
 
     # --- barge-in -------------------------------------------------------------------------
 
-    def watch_barge_in(self, frame: AudioFrame, prob: float) -> float | None:
+    def watch_barge_in(self, frame: AudioFrame, prob: float, *,
+                       full_duplex: bool = False) -> float | None:
         """Stream time of the user's onset once speech above the barge-in threshold has
-        lasted ``barge_in_min_ms``; else None. The assistant's own echo stays below it."""
+        lasted ``barge_in_min_ms``; else None. Half duplex, the raised threshold keeps the
+        assistant's own echo below it; full duplex (echo cancelled), the normal one applies."""
         if not self.opts.barge_in:
             return None
-        if prob < self.opts.barge_in_threshold:
+        threshold = (self.opts.full_duplex_barge_in_threshold if full_duplex
+                     else self.opts.barge_in_threshold)
+        if prob < threshold:
             self._barge_run = []
             return None
         self._barge_run.append(frame)
