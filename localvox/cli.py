@@ -43,16 +43,26 @@ def _command_modules() -> dict[str, ModuleType]:
     return mods
 
 
-def _add_config_flags(p: argparse.ArgumentParser) -> None:
+def add_config_flags(p: argparse.ArgumentParser, *, nested: bool = False) -> None:
+    """The configuration flags, accepted before or after the command.
+
+    On a command's own parser (``nested``) the defaults are SUPPRESS, so a flag given before
+    the command (``localvox --config F transcribe x.wav``) is not overwritten by the
+    command parser's default.
+    """
+    def default(value: Any) -> Any:
+        return argparse.SUPPRESS if nested else value
+
     g = p.add_argument_group("configuration")
-    g.add_argument("--config", metavar="FILE", help="extra TOML config file (over the user config)")
+    g.add_argument("--config", metavar="FILE", default=default(None),
+                   help="extra TOML config file (over the user config)")
     g.add_argument("--set", dest="set_values", metavar="SECTION.KEY=VALUE", action="append",
-                   default=[], help="override one config key (repeatable)")
-    g.add_argument("--no-wake", action="store_true",
+                   default=default([]), help="override one config key (repeatable)")
+    g.add_argument("--no-wake", action="store_true", default=default(False),
                    help="no wake word: listen for any speech (wake.mode=always)")
     for flag, (section, key, _) in CONFIG_FLAGS.items():
-        g.add_argument(flag, dest=f"cfg_{section}_{key}", default=None, metavar=key.upper(),
-                       help=f"sets {section}.{key}")
+        g.add_argument(flag, dest=f"cfg_{section}_{key}", default=default(None),
+                       metavar=key.upper(), help=f"sets {section}.{key}")
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, ModuleType]]:
@@ -67,12 +77,12 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, ModuleType]]:
     parser.add_argument("--input", metavar="WAV", help="use a WAV file as the microphone")
     parser.add_argument("--output", metavar="WAV", help="write speech to a WAV file instead of "
                         "the speaker")
-    _add_config_flags(parser)
+    add_config_flags(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     modules = _command_modules()
     for name, mod in modules.items():
         p = sub.add_parser(name, help=mod.HELP, description=mod.HELP)
-        _add_config_flags(p)
+        add_config_flags(p, nested=True)
         mod.add_arguments(p)
     return parser, modules
 

@@ -35,3 +35,21 @@ class LLMError(LocalvoxError):
 
 class CloudError(LocalvoxError):
     """A cloud speech service failed (bad key, bad parameter, unreachable)."""
+
+
+def redact(text: str, *secrets: str, min_run: int = 8) -> str:
+    """Remove API keys from text that may reach a user, a log or a trace.
+
+    Servers quote rejected keys back, whole or partly masked ("sk-abcd1234...wxyz"), so
+    besides the whole key every run of ``min_run`` or more of its characters is replaced.
+    """
+    for secret in secrets:
+        if not secret:
+            continue
+        text = text.replace(secret, "<redacted>")
+        run = min(min_run, len(secret))
+        for start in range(0, len(secret) - run + 1):
+            piece = secret[start:start + run]
+            if piece in text:
+                text = text.replace(piece, "<redacted>")
+    return text

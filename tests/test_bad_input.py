@@ -175,10 +175,6 @@ def test_set_flag_with_wrong_type_is_one_line_error(capsys):
     assert_one_line_error(rc, err, "n_ctx")
 
 
-@pytest.mark.xfail(strict=True, reason="cli.py bug: config flags given before the command "
-                   "(`localvox --config F transcribe`) are overwritten by the subparser's "
-                   "defaults and silently ignored; fix: default=argparse.SUPPRESS on the "
-                   "subparsers' copies of the flags")
 def test_config_flags_before_the_command_are_honoured(tmp_path, capsys):
     cfg = tmp_path / "bad.toml"
     cfg.write_text('[asr]\nbeam_size = "five"\n')

@@ -124,10 +124,6 @@ def openai_config(base_url: str):
 # --------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="llm/openai.py puts the server's error body in "
-                   "LLMError verbatim (_error_detail); a server that quotes the key (as "
-                   "OpenAI's does, partly masked) leaks it into the message, the chat's "
-                   "stderr and example transcripts; redact self.api_key in _error_detail")
 async def test_llm_key_rejected_and_echoed_by_server_is_not_in_error_or_logs(
         echo_server, keys, caplog):
     from localvox.agent.assistant import create_llm
@@ -261,3 +257,15 @@ def test_bank_example_audit_rows_have_no_key(reject_server, tmp_path):
         pytest.fail(f"no audit database written; stderr: {p.stderr[-500:]!r}")
     blob = b"".join(f.read_bytes() for f in tmp_path.glob("audit.sqlite3*"))
     assert not leaks(blob)
+
+
+def test_redact_removes_whole_and_partly_masked_keys() -> None:
+    from localvox.errors import redact
+
+    key = "sk-test-0123456789abcdefXYZ"
+    msg = f"Incorrect API key provided: {key[:14]}**********{key[-4:]}; also {key}"
+    out = redact(msg, key)
+    assert key not in out and key[:14] not in out
+    assert out.startswith("Incorrect API key provided: ")
+    assert redact("nothing secret here", key) == "nothing secret here"
+    assert redact("no key configured", "") == "no key configured"

@@ -13,7 +13,7 @@ import logging
 from typing import Any
 from urllib.parse import urlsplit
 
-from localvox.errors import CloudError
+from localvox.errors import CloudError, redact
 
 log = logging.getLogger("localvox.cloud")
 
@@ -74,7 +74,7 @@ async def open_socket(url: str, api_key: str, *, service: str, key_env: str,
     except InvalidStatus as err:
         status = err.response.status_code
         body = bytes(err.response.body or b"").decode("utf-8", "replace").strip()
-        body = body.replace(api_key, "<key>") if api_key else body
+        body = redact(body, api_key)
         if status in (401, 403):
             raise CloudRejected(f"{service} at {where} rejected the API key (HTTP {status}): "
                                 f"check the {key_env} environment variable") from None

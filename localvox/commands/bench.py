@@ -31,9 +31,12 @@ def _benches() -> dict[str, ModuleType]:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from localvox.cli import add_config_flags
+
     sub = p.add_subparsers(dest="bench", metavar="NAME", required=True)
     for name, mod in _benches().items():
         bp = sub.add_parser(name, help=mod.HELP, description=mod.HELP)
+        add_config_flags(bp, nested=True)
         bp.add_argument("--json", metavar="FILE", help="write the results as JSON here")
         bp.add_argument("--plot", metavar="PNG", help="draw the results (matplotlib)")
         mod.add_arguments(bp)

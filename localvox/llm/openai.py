@@ -17,7 +17,7 @@ import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, AsyncIterator
 
-from localvox.errors import LLMError
+from localvox.errors import LLMError, redact
 from localvox.llm.base import ChatChunk, ToolCall
 
 if TYPE_CHECKING:
@@ -152,7 +152,7 @@ class OpenAICompatibleLLM:
                         if resp.status_code in _RETRY_STATUS and attempt < self.retries:
                             raise _Retry(f"HTTP {resp.status_code}")
                         raise LLMError(f"LLM server at {where} answered HTTP {resp.status_code}: "
-                                       f"{_error_detail(body)}")
+                                       f"{redact(_error_detail(body), self.api_key)}")
                     started = True
                     if stream:
                         async for chunk in self._read_sse(resp):
