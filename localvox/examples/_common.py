@@ -1,0 +1,94 @@
+"""Small helpers shared by the examples (not part of the SDK).
+
+``tool_mode(config)`` decides who picks tools: "native" (the model's own function calling,
+for a remote or bigger model) or "intent" (sentence templates and slot filling, for the
+packaged 135M model, which cannot route tools). ``IntentLLM`` makes intent routing look
+like an LLM to the SDK's tool loop: for a routed request it "answers" with the tool call,
+and after the tool it answers with the tool's own sentence, verbatim, so a tiny model
+never garbles a figure. Unrouted turns go to the real model without tools.
+"""
+
+from __future__ import annotations
+
+from typing import Any, AsyncIterator
+
+from localvox.llm.base import ChatChunk
+
+
+def tool_mode(config: Any) -> str:
+    mode = getattr(config.llm, "tool_mode", "auto")
+    if mode == "auto":
+        return "native" if config.llm.backend == "openai" else "intent"
+    return mode
+
+
+def create_llm(config: Any) -> Any:
+    from localvox.registry import create
+
+    return create("llm", config.llm.backend, config)
+
+
+class IntentLLM:
+    """An ``LLM`` that routes with ``localvox.agent.intent.IntentRouter`` first."""
+
+    def __init__(self, llm: Any, router: Any) -> None:
+        self.llm = llm
+        self.router = router
+        self.name = f"intent+{getattr(llm, 'name', 'llm')}"
+
+    async def chat(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None,
+                   *, stream: bool = True, **kw: Any) -> AsyncIterator[ChatChunk]:
+        last = messages[-1] if messages else {}
+        if last.get("role") == "tool":
+            # the tool's sentence is the answer (tools return speakable text)
+            yield ChatChunk(content=str(last.get("content", "")), finish_reason="stop")
+            return
+        if tools and last.get("role") == "user":
+            call = self.router.tool_call(str(last.get("content", "")))
+            if call is not None:
+                yield ChatChunk(tool_calls=[call], finish_reason="tool_calls")
+                return
+        chat_messages = [m for m in messages if m.get("role") in ("system", "user")]
+        async for sentence in chat_text(self.llm, chat_messages[:1] + chat_messages[1:][-2:]):
+            yield ChatChunk(content=sentence)
+
+    async def close(self) -> None:
+        await self.llm.close()
+
+
+async def chat_text(llm: Any, messages: list[dict[str, Any]], *, max_sentences: int = 2,
+                    ) -> AsyncIterator[str]:
+    """Stream a tool-less reply, stopping at ``max_sentences`` or when a sentence repeats.
+
+    Tiny models loop ("I'm just trying to ... I'm just trying to ..."); a spoken reply should
+    be short anyway. Stopping closes the stream, which cancels generation.
+    """
+    import re
+
+    stream = llm.chat(messages, tools=None, stream=True)
+    seen: set[str] = set()
+    pending = ""
+    said = 0
+    try:
+        async for chunk in stream:
+            if not chunk.content:
+                continue
+            pending += chunk.content
+            while (m := re.search(r"[.!?](\s+|$)", pending)) and m.end() < len(pending) + 1:
+                if not m.group(1) and m.end() == len(pending):
+                    break  # "3." might be "3.5": wait for more text
+                sentence, pending = pending[:m.end()], pending[m.end():]
+                key = " ".join(sentence.lower().split())
+                if key in seen:
+                    return
+                seen.add(key)
+                yield sentence
+                said += 1
+                if said >= max_sentences:
+                    return
+        if pending.strip() and " ".join(pending.lower().split()) not in seen:
+            yield pending
+    finally:
+        aclose = getattr(stream, "aclose", None)
+        if aclose is not None:
+            await aclose()
