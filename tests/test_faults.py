@@ -516,10 +516,6 @@ def test_disk_full_while_writing_the_audit_log_corrupts_nothing(small_disk):
     assert "999" in text
 
 
-@pytest.mark.xfail(strict=True, reason="examples/bank/audit.py AuditStore._write: on "
-                   "SQLITE_FULL SQLite has already rolled back, so the explicit ROLLBACK "
-                   "raises 'cannot rollback - no transaction is active' and hides 'database "
-                   "or disk is full'; guard the ROLLBACK with `if con.in_transaction`")
 def test_disk_full_audit_error_says_the_disk_is_full(small_disk):
     store, _, filler, msg = _audit_until_full(small_disk)
     filler.unlink()

@@ -149,14 +149,19 @@ class AuditStore:
                         (session_id, ts, kind, text, prev, _hash(prev, session_id, ts, kind, text)))
             con.execute("COMMIT")
         except BaseException:
-            con.execute("ROLLBACK")
+            # On SQLITE_FULL SQLite has already rolled back; a second ROLLBACK would raise
+            # "no transaction is active" and hide the real cause ("disk is full").
+            if con.in_transaction:
+                con.execute("ROLLBACK")
             raise
 
     def flush(self) -> None:
         """Wait until every queued record is committed."""
         self._queue.join()
         if self._errors:
-            err = self._errors.pop(0)
+            # Report the first failure once; later ones are the same outage, not news.
+            err = self._errors[0]
+            self._errors.clear()
             raise RuntimeError(f"audit write failed: {err}") from err
 
     def close(self) -> None:
