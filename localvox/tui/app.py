@@ -159,6 +159,8 @@ class LocalvoxApp(App[None]):
                 self.query_one(StatusBar).set_level(rms)
             case ev.Notice(level=level, message=message):
                 conv.add_notice(level, message)
+            case ev.SessionEnded(reason="input_ended"):
+                conv.add_notice("info", "the audio input ended; typing still works")
             case ev.SessionEnded(reason=reason):
                 conv.add_notice("info", f"conversation ended ({reason})")
             case _:

@@ -91,7 +91,7 @@ class ConversationView(VerticalScroll):
         self.scroll_end(animate=False)
 
     def add_user(self, text: str, source: str = "voice") -> None:
-        icon = "⌨" if source == "text" else "🎙"
+        icon = "⌨" if source == "text" else "◉"
         self._add(UserTurn(Text(f"{icon} {text}"), classes="user"))
 
     def reply(self, turn_id: int) -> AssistantTurn:
