@@ -7,6 +7,10 @@ sentence templates (hassil syntax, ``intent_data/builtin.toml``) and fills the a
 with deterministic slot parsers (spoken numbers, durations, clock times, units, places,
 free text). Anything that matches no intent goes to the LLM as open conversation.
 
+A **request guard** runs first: statements and opinions that merely mention a tool word
+("i love weather like this", "the weather man is always wrong", "my timer app is broken")
+are conversation, not requests, and never reach the layers below.
+
 Three layers, first hit wins:
 
 1. **Templates** for the built-in tools. A template matches only if its ``{slot}``
@@ -15,7 +19,9 @@ Three layers, first hit wins:
    the tool's name and docstring; arguments come from the schema's types (numbers, enums,
    booleans, and strings taken from the words after a cue).
 3. **Cue fallback** for the built-ins: strong cue words plus a slot that parses
-   ("... 12 times 7 ..." anywhere; "weather" anywhere), for phrasings no template covers.
+   ("... 12 times 7 ..." anywhere; "weather" in a question), for phrasings no template
+   covers. Only utterances in a request form (a question, an imperative, a short
+   fragment) get this far.
 
 ``IntentRouter.route(text) -> ToolCall | None``; the router only ever proposes tools that
 are registered, so an app that removes a built-in also removes its intent.
@@ -42,6 +48,7 @@ from localvox.agent.slots import (first_number, fmt_number, normalize, parse_clo
 from localvox.llm.base import ToolCall
 
 __all__ = ["IntentRouter", "Route", "UserIntent", "BUILTIN_SLOT_FILLERS", "DATA_DIR",
+           "is_statement", "is_request_form",
            *slot_parsers.__all__]  # the slot parsers are re-exported
 
 DATA_DIR = Path(__file__).resolve().parent / "intent_data"
@@ -54,14 +61,43 @@ def _no_args(slots: dict[str, str], text: str) -> dict[str, Any] | None:
     return {}
 
 
+def _time_args(slots: dict[str, str], text: str) -> dict[str, Any] | None:
+    # "is it past {clock} yet": the slot must be a time ("is it christmas yet" is not)
+    if "clock" in slots and parse_clock(slots["clock"]) is None:
+        return None
+    return {}
+
+
+def _date_args(slots: dict[str, str], text: str) -> dict[str, Any] | None:
+    # "is today the {nth}": a day of the month
+    if "nth" in slots:
+        n = parse_ordinal_or_number(slots["nth"])
+        if n is None or not 1 <= n <= 31:
+            return None
+    return {}
+
+
+def _clean_label(label: str | None) -> str | None:
+    if not label:
+        return None
+    label = re.sub(r"^(?:the|my|a|an|our|some) ", "", label.strip())
+    label = re.sub(r" (?:timer|countdown|please)$", "", label)
+    # a label is a short name ("pasta", "the eggs"), never a clause or a number
+    if len(label.split()) > 4 or re.search(r"\d", spoken_to_digits(label)):
+        return None
+    return label or None
+
+
 def _timer_args(slots: dict[str, str], text: str) -> dict[str, Any] | None:
     seconds = parse_duration(slots.get("duration", ""))
     if seconds is None:
         return None
     args: dict[str, Any] = {"seconds": seconds}
-    label = parse_free_text(slots.get("label", "") or "")
-    if label:
-        args["label"] = re.sub(r"^(?:the|my) ", "", label)
+    if slots.get("label"):
+        label = _clean_label(parse_free_text(slots["label"]))
+        if label is None:
+            return None
+        args["label"] = label
     return args
 
 
@@ -71,18 +107,11 @@ def _alarm_args(slots: dict[str, str], text: str) -> dict[str, Any] | None:
 
 
 def _calc_args(slots: dict[str, str], text: str) -> dict[str, Any] | None:
+    # the slot carries its own verb ("add 38 and 47", "square root of 81"): parse_expression
+    # understands verb-led arithmetic, so no template has to consume the verb
     raw = slots.get("expression", "")
-    if re.search(r"\bsquare root of\b", text.lower()) and "square root" not in raw:
+    if re.search(r"\bsquare root of\b", text) and "root" not in raw:
         raw = "square root of " + raw
-    # "add 5 and 7", "multiply 6 by 7": the verb was consumed by the template
-    verb = re.match(r"^(add|sum|multiply|divide|subtract)\b", normalize(text))
-    if verb and " and " not in raw and " by " not in raw and verb.group(1) in ("add", "sum"):
-        return None
-    if verb and verb.group(1) == "divide":
-        raw = raw.replace(" by ", " divided by ")
-    if verb and verb.group(1) == "subtract":
-        m = re.match(r"(.+) from (.+)", raw)
-        raw = f"{m.group(2)} minus {m.group(1)}" if m else raw
     expr = parse_expression(raw)
     return None if expr is None else {"expression": expr}
 
@@ -110,12 +139,16 @@ def _note_args(slots: dict[str, str], text: str) -> dict[str, Any] | None:
 
 
 def _delete_note_args(slots: dict[str, str], text: str) -> dict[str, Any] | None:
-    n = parse_ordinal_or_number(slots.get("number", ""))
-    return None if n is None else {"number": n}
+    if "number" not in slots:  # "delete the last thing i noted"
+        m = re.search(r"\b(last|latest|newest|most recent|first|oldest)\b", text)
+        n = parse_ordinal_or_number(m.group(1)) if m else None
+    else:
+        n = parse_ordinal_or_number(slots["number"])
+    return None if n is None or n == 0 else {"number": n}
 
 
 BUILTIN_SLOT_FILLERS: dict[str, Callable[[dict[str, str], str], dict[str, Any] | None]] = {
-    "get_time": _no_args, "get_date": _no_args, "list_timers": _no_args,
+    "get_time": _time_args, "get_date": _date_args, "list_timers": _no_args,
     "cancel_timers": _no_args, "list_notes": _no_args,
     "set_timer": _timer_args, "set_alarm": _alarm_args, "calculate": _calc_args,
     "convert_units": _convert_args, "get_weather": _weather_args, "add_note": _note_args,
@@ -133,15 +166,92 @@ def _builtin_intents(path: str) -> Any:
                     for s in re.findall(r"\{(\w+)\}", t)})
     return Intents.from_dict({
         "language": "en",
+        "expansion_rules": data.get("expansion_rules", {}),
         "intents": {name: {"data": [{"sentences": spec["sentences"]}]}
                     for name, spec in data["intents"].items()},
         "lists": {s: {"wildcard": True} for s in slots},
     })
 
 
+# --------------------------------------------------------------------------------------------
+# Request guard: statements and opinions that mention a tool word are conversation
+# --------------------------------------------------------------------------------------------
+
+# "i love/hate/had/never ...": the speaker tells us something about themselves or others
+_OPINION = re.compile(
+    r"^(?:i|we|they|he|she|people|everyone|everybody|nobody|my (?:mom|mum|dad|mother|father|"
+    r"wife|husband|boss|friend|son|daughter|brother|sister|kids?|family|teacher|partner))"
+    r"(?: (?:really|just|absolutely|totally|kind of|kinda|sort of|so|do|don't|do not|never|"
+    r"always|still|also|usually|sometimes|often|honestly|actually|definitely|truly|simply|"
+    r"literally|once|already|finally|all|both))* "
+    r"(?:love[sd]?|hate[sd]?|like[sd]?|adore[sd]?|enjoy(?:s|ed)?|miss(?:es|ed)?|dislike[sd]?|"
+    r"prefer(?:s|red)?|can't stand|cannot stand|think|thought|believe[sd]?|feel|felt|wish|"
+    r"had|was|were|got|lost|broke|forgot|went|saw|read|wrote|writes|took|made|set|spent|"
+    r"heard|bought|used|never|always|keep|kept|slept|woke|overslept|guess|suppose|hope|bet|"
+    r"know|knew|learned|learnt|remember when|used to|grew up|live[sd]?|work(?:s|ed)?|"
+    r"study|studied|left|came|tried|finished|started|'ve|have been|have never|have always|"
+    r"hate when|find|found|mean|meant|agree|disagree|laughed|cried)\b")
+# "the weather man is always wrong", "my timer app is broken", "that was a long day"
+_STATEMENT = re.compile(
+    r"^(?:the|my|our|his|her|their|this|that|these|those|some|it|it's|there's|there|"
+    r"today|yesterday|last night|what an?|such an?)\b(?: [\w']+){0,4}? "
+    r"(?:is|was|are|were|has|had|have|always|never|keeps|kept|used to|seems|seemed|looks|"
+    r"looked|sucks|broke|died|doesn't|didn't|isn't|wasn't|aren't|won't|can't|went|made|makes|"
+    r"goes|gets|got|feels|felt|will be|rocks|rules|stinks|drives me|reminds me|takes|took|"
+    r"been|'s been|was so|'s so)\b")
+# "it's raining again", "i'm cold", "that's all": a comment on how things are
+_COMMENT = re.compile(
+    r"^(?:it's|it is|it was|there's|there is|there was|that's|that is|that was|i'm|i am|"
+    r"we're|we are|they're|you're|here's)\b(?!.*\b(?:isn't it|is it|won't it|will it|right|"
+    r"aren't they|can you|could you)$)")
+# questions about the assistant itself, or asking for knowledge rather than an action
+_CHAT_QUESTION = re.compile(
+    r"^(?:(?:do|did|would|have|are|were|can|could) you (?:like|love|hate|enjoy|prefer|think|"
+    r"believe|feel|know (?:about|anything about|how|why|who|a)|remember|ever|have (?:a|any) "
+    r"favou?rite|get|mind)|what do you think|who|why|how (?:does|did)\b|"
+    r"(?:what|how) (?:was|were|used to)\b)|"
+    r"\byour (?:favou?rite|opinion|name|day|view|thoughts?|feelings?)\b|"
+    r"\b(?:explain|history of|invented|inventor|meaning of|definition of|define|"
+    r"how (?:do|does) .+ work)\b")
+# words that make an utterance a request even inside a statement ("i have 12 boxes of 24,
+# how many is that")
+_REQUEST_MARK = re.compile(
+    r"\b(?:how many|how much|how long|what's|what is|what time|what day|can you|could you|"
+    r"would you|will you|please|remind me|let me know|should i|do i need|is it going to|"
+    r"will it|tell me|set an?|start an?|wake me)\b")
+
+
+def is_statement(t: str) -> bool:
+    """True when normalized ``t`` is conversation that merely mentions a tool word: an
+    opinion or a story ("i love weather like this"), a declarative sentence about a thing
+    ("the weather man is always wrong") or a question about the assistant or about
+    knowledge ("who invented the alarm clock"). Such utterances go to the LLM, so a
+    broad template or cue can never turn small talk into a tool call."""
+    if _CHAT_QUESTION.search(t):
+        return True
+    return bool((_OPINION.search(t) or _STATEMENT.search(t) or _COMMENT.search(t))
+                and not _REQUEST_MARK.search(t))
+
+
+# a request form: a question, an imperative or a short fragment ("weather tomorrow")
+_QUESTION = re.compile(
+    r"^(?:what|what's|what're|how|how's|when|when's|where|which|is|are|will|would|do|does|"
+    r"can|could|should|shall|may|have|has|am|any|did)\b")
+_IMPERATIVE = re.compile(
+    r"^(?:set|start|make|create|add|give|get|put|show|tell|check|find|look|read|list|cancel|"
+    r"stop|delete|remove|clear|convert|calculate|compute|work|figure|remind|wake|ping|alert|"
+    r"let|note|write|jot|save|take|turn|switch|time|count|i need|i want|i'd like|help)\b")
+
+
+def is_request_form(t: str) -> bool:
+    """A question, an imperative or a fragment of at most four words: the cue fallback
+    only guesses a tool for these ("weather like this makes me happy" is none of them)."""
+    return bool(_QUESTION.match(t) or _IMPERATIVE.match(t) or len(t.split()) <= 4)
+
+
 # Cue fallback: (tool, cue regex on normalized text, slot builder on the whole text)
 def _cue_calc(t: str) -> dict[str, Any] | None:
-    m = re.search(r"(?:what's|what is|whats|how much is|calculate|compute) (.+)$", t)
+    m = re.search(r"(?:what's|what is|how much is|calculate|compute) (.+)$", t)
     expr = parse_expression(m.group(1) if m else t)
     return None if expr is None else {"expression": expr}
 
@@ -158,13 +268,17 @@ def _cue_weather(t: str) -> dict[str, Any] | None:
     return {"location": loc} if loc else {}
 
 
+_NUMBER_WORD = (r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
+                r"thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|"
+                r"forty|fifty|sixty|seventy|eighty|ninety|hundred|thousand)\b")
+
 _CUES: list[tuple[str, re.Pattern[str], Callable[[str], dict[str, Any] | None]]] = [
     ("set_timer", re.compile(r"\b(timer|remind me in|countdown|wake me in)\b"), _cue_timer),
     ("get_weather", re.compile(r"\b(weather|forecast|umbrella|raining|snowing|sunny)\b"),
      _cue_weather),
     ("convert_units", re.compile(r"\b(convert|how many|in|to)\b"),
      lambda t: parse_conversion(re.sub(r"^.*?\b(?=convert|how many|\d)", "", t))),
-    ("calculate", re.compile(r"\d"), _cue_calc),
+    ("calculate", re.compile(_NUMBER_WORD), _cue_calc),
     ("get_time", re.compile(r"\b(what time is it|time is it|the time now|current time)\b"),
      lambda t: {}),
     ("get_date", re.compile(r"\b(today's date|what day is it|the date today|what's the date)\b"),
@@ -310,9 +424,10 @@ class IntentRouter:
 
     def route(self, text: str) -> Route | None:
         t = normalize(text)
-        if not t:
+        if not t or is_statement(t):
             return None
-        return self._templates(t, text) or self._user(text) or self._cues(t)
+        return self._templates(t, text) or self._user(text) or \
+            (self._cues(t) if is_request_form(t) else None)
 
     def tool_call(self, text: str) -> ToolCall | None:
         route = self.route(text)
