@@ -39,3 +39,20 @@ def test_bench_tools_runs_on_it(tmp_path, capsys):
     assert data["tool_correct"] + len([m for m in data["misses"] if m["got"] != m["want"]]) \
         == data["prompts"]
     assert "tool choice" in out
+
+
+HELDOUT2 = Path(__file__).resolve().parent / "data" / "tool_prompts_heldout2.jsonl"
+
+
+def test_fresh_heldout_set_regression_floor(tmp_path, capsys):
+    """tool_prompts_heldout2.jsonl was written blind (no router code, no other prompt set)
+    and scored once after the router was broadened: 109/120 tool choice, 1/27 chit-chat
+    calls. It is never used for tuning; this floor only catches regressions."""
+    rows = load_prompts(HELDOUT2)
+    assert len(rows) >= 80 and {r["tool"] for r in rows if r["tool"]} == TOOLS
+    rc = main(["bench", "tools", "--prompts", str(HELDOUT2), "--mode", "intent", "--json",
+               str(tmp_path / "h.json")])
+    capsys.readouterr()
+    data = json.loads((tmp_path / "h.json").read_text())
+    assert rc == 0
+    assert data["tool_correct"] / data["prompts"] >= 0.85
