@@ -27,7 +27,8 @@ from localvox.asr.base import Transcript
 from localvox.cloud.protocol import (
     FRAME_BYTES, STT_PATH, ProtocolError, build_query, dumps, float_to_pcm16, parse_stt_event,
 )
-from localvox.cloud.ws import BACKOFF_S, CloudUnavailable, missing_key_error, open_socket
+from localvox.cloud.ws import (BACKOFF_S, CloudUnavailable, close_quietly, missing_key_error,
+                               open_socket)
 from localvox.errors import CloudError
 
 if TYPE_CHECKING:
@@ -309,7 +310,7 @@ class PulseTranscriber:
             self._conn = None
         if conn.reader is not None and not conn.reader.done():
             conn.reader.cancel()
-        asyncio.ensure_future(_quiet_close(conn.ws))
+        asyncio.ensure_future(close_quietly(conn.ws))
 
     async def _read(self, conn: _Conn) -> None:
         try:
@@ -370,17 +371,10 @@ class PulseTranscriber:
             if not _is_closed_error(err):
                 raise
         finally:
-            await _quiet_close(conn.ws)
+            await close_quietly(conn.ws)
             if conn.reader is not None:
                 conn.reader.cancel()
                 await asyncio.gather(conn.reader, return_exceptions=True)
-
-
-async def _quiet_close(ws: Any) -> None:
-    try:
-        await ws.close()
-    except Exception:  # closing an already broken socket: nothing left to release
-        pass
 
 
 def from_config(config: "Config", **kwargs: Any) -> PulseTranscriber:

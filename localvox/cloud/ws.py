@@ -90,3 +90,11 @@ async def open_socket(url: str, api_key: str, *, service: str, key_env: str,
         if api_key:
             reason = reason.replace(api_key, "<key>")
         raise CloudUnavailable(f"cannot reach {service} at {where}: {reason}") from None
+
+
+async def close_quietly(ws: Any) -> None:
+    """Close a socket that may already be broken: there is nothing left to release then."""
+    try:
+        await ws.close()
+    except Exception:
+        pass

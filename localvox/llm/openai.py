@@ -197,7 +197,8 @@ class OpenAICompatibleLLM:
                 raise LLMError(f"the LLM server at {self.base_url} sent a malformed "
                                f"stream event: {_first_line(data, 80)}") from None
             if "error" in event:
-                raise LLMError(f"LLM server error: {_error_detail(data.encode())}")
+                raise LLMError(f"LLM server error: "
+                               f"{redact(_error_detail(data.encode()), self.api_key)}")
             for choice in event.get("choices") or []:
                 delta = choice.get("delta") or {}
                 if delta.get("content"):

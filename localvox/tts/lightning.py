@@ -28,7 +28,7 @@ from localvox.cloud.protocol import (
     TTS_PATH, TTS_SAMPLE_RATES, ProtocolError, TtsFrame, build_query, dumps, parse_tts_frame,
     pcm16_to_float, tts_request_message,
 )
-from localvox.cloud.ws import CloudUnavailable, missing_key_error, open_socket
+from localvox.cloud.ws import CloudUnavailable, close_quietly, missing_key_error, open_socket
 from localvox.errors import CloudError
 from localvox.tts.base import SpeechChunk
 
@@ -243,7 +243,7 @@ class LightningSynthesizer:
         conn.dead = True
         if self._conn is conn:
             self._conn = None
-        asyncio.ensure_future(_quiet_close(conn.ws))
+        asyncio.ensure_future(close_quietly(conn.ws))
 
     async def _read(self, conn: _Conn) -> None:
         try:
@@ -283,17 +283,10 @@ class LightningSynthesizer:
         conn, self._conn = self._conn, None
         if conn is not None:
             conn.dead = True
-            await _quiet_close(conn.ws)
+            await close_quietly(conn.ws)
             if conn.reader is not None:
                 conn.reader.cancel()
                 await asyncio.gather(conn.reader, return_exceptions=True)
-
-
-async def _quiet_close(ws: Any) -> None:
-    try:
-        await ws.close()
-    except Exception:  # closing an already broken socket: nothing left to release
-        pass
 
 
 def from_config(config: "Config", **kwargs: Any) -> LightningSynthesizer:
