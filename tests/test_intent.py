@@ -294,3 +294,11 @@ def test_ordinals_and_labels():
     assert parse_duration("a couple of minutes") == 120
     assert parse_location("the city of london") == "london"
     assert parse_location("it like to live in paris") is None
+
+
+def test_garbled_prefix_does_not_hide_the_request():
+    from localvox.agent.intent import normalize
+
+    garbled = b"\xff\xfe\xc3\x28 what time is it".decode("utf-8", "replace")
+    assert normalize(garbled) == "what time is it"
+    assert normalize("what is (3 + 4) * 2").endswith("(3 + 4) * 2")

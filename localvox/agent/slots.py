@@ -191,6 +191,10 @@ def normalize(text: str) -> str:
     "remind me ..." — all of which is removed so the templates see the request itself.
     """
     t = text.lower().replace("’", "'").replace("‘", "'").replace("“", "").replace("”", "")
+    # Undecodable bytes (U+FFFD), emoji and stray symbols carry no words: drop them so a
+    # garbled prefix cannot hide "what time is it" from the anchored request patterns.
+    t = re.sub(r"[^\w\s'.,?!:;%$£€+\-*/^=()]", " ", t)
+    t = re.sub(r"^(?:[\s\-.,;:!?)]|\(\s)+", "", t)
     t = re.sub(r"\s+", " ", t).strip().strip(" .?!,")
     t = t.replace(",", " ").replace(";", " ").replace("  ", " ")
     t = _FILLERS.sub("", t)
