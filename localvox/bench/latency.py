@@ -125,7 +125,8 @@ async def engine_turn(config: Any, parts: Any, llm: Any, clip: Clip) -> TurnResu
     import numpy as np
 
     from localvox.audio.base import SAMPLE_RATE
-    from localvox.audio.wav import WavSink, WavSource
+    from localvox.audio.null import NullSink
+    from localvox.audio.wav import WavSource
     from localvox.pipeline.events import FinalTranscript
     from localvox.pipeline.factory import build_engine, open_agent
 
@@ -134,7 +135,7 @@ async def engine_turn(config: Any, parts: Any, llm: Any, clip: Clip) -> TurnResu
     source = WavSource(samples=np.concatenate([lead, clip.samples]), realtime=True,
                        tail_silence_s=TAIL_S, frame_ms=config.audio.frame_ms)
     engine = await build_engine(config, parts=parts, agent=agent, source=source,
-                                sink=WavSink(None), trace_path=None)
+                                sink=NullSink(), trace_path=None)
     engine.trace = None
     q = engine.subscribe()
     await engine.run()

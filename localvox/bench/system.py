@@ -103,7 +103,7 @@ def _rss_mb() -> tuple[float, float]:
 async def child_main(config: Any, idle_s: float, load_llm: bool) -> dict[str, Any]:
     import psutil
 
-    from localvox.audio.wav import WavSink
+    from localvox.audio.null import NullSink
     from localvox.pipeline.events import StateChanged, TurnState
     from localvox.pipeline.factory import build_engine, open_agent
 
@@ -115,7 +115,7 @@ async def child_main(config: Any, idle_s: float, load_llm: bool) -> dict[str, An
         llm = create_llm(config)
     agent = await open_agent(config, llm=llm)
     engine = await build_engine(config, source=RoomNoiseSource(config.audio.frame_ms),
-                                sink=WavSink(None), agent=agent, trace_path=os.devnull)
+                                sink=NullSink(), agent=agent, trace_path=os.devnull)
     queue = engine.subscribe()
     task = asyncio.ensure_future(engine.run())
     while True:

@@ -57,14 +57,15 @@ async def run_file(args: argparse.Namespace, config: Any) -> int:
 
     realtime = bool(args.realtime)
     trace_path = args.trace or str(default_trace_path(config))
+    sink = None
+    if args.output is None:          # no --output: replies are printed, their audio dropped
+        from localvox.audio.null import NullSink
+
+        sink = NullSink()
     engine = await build_engine(config, input_path=args.input, output_path=args.output or None,
-                                realtime=realtime, trace_path=trace_path)
+                                realtime=realtime, trace_path=trace_path, sink=sink)
     if not realtime:
         engine.opts.hold_input_while_replying = True
-    if args.output is None:
-        from localvox.audio.wav import WavSink
-
-        engine.sink = WavSink(None)
     turns = 0
     async for event in _events_while_running(engine):
         if isinstance(event, ev.WakeDetected) and not args.quiet:

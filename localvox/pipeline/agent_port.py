@@ -94,11 +94,27 @@ class SessionAgent:
 
     def __init__(self, session: Any) -> None:
         self.session = session
-        self._snapshot: list[tuple[Any, list[dict[str, Any]]]] = []
+        self._snapshot: list[tuple[Any, Any]] = []
+        """Each context's records before the last ``respond`` (for ``discard``)."""
 
     def _contexts(self) -> list[Any]:
         return [n.context for n in getattr(self.session, "nodes", [])
                 if hasattr(getattr(n, "context", None), "set_messages")]
+
+    @staticmethod
+    def _save(context: Any) -> Any:
+        """A context's records now: the cheap ``snapshot()`` where the context has one (no
+        copy of the conversation per turn), else deep copies."""
+        if hasattr(context, "snapshot") and hasattr(context, "restore"):
+            return context.snapshot()
+        return [dict(m) for m in context.history]
+
+    @staticmethod
+    def _load(context: Any, saved: Any) -> None:
+        if isinstance(saved, tuple) and hasattr(context, "restore"):
+            context.restore(saved)
+        else:
+            context.set_messages(saved)
 
     def can_speculate(self, text: str) -> bool:
         from localvox.agent.nodes import OutputAgentNode
@@ -120,7 +136,7 @@ class SessionAgent:
     async def respond(self, text: str) -> AsyncIterator[ReplyPiece]:
         from localvox.agent import events as ev
 
-        self._snapshot = [(c, [dict(m) for m in c.history]) for c in self._contexts()]
+        self._snapshot = [(c, self._save(c)) for c in self._contexts()]
         agen = self.session.turn(text)
         finished = False
         try:
@@ -162,8 +178,8 @@ class SessionAgent:
         idle = getattr(self.session, "idle", None)
         if idle is not None:
             await idle(timeout=1.0)
-        for context, messages in self._snapshot:
-            context.set_messages(messages)
+        for context, saved in self._snapshot:
+            self._load(context, saved)
         self._snapshot = []
 
 

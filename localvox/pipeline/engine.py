@@ -106,7 +106,8 @@ class TurnEngine:
                                 computing=self._background_busy, stopping=lambda: self._stopping)
         self.replies = Replies(self, self.bus, self.clock, speech_output=self.opts.speech_output)
         self.traces = self.replies.traces
-        """Every ``TurnTrace`` emitted (runner and bench read them)."""
+        """The latest ``TurnTrace``s, oldest first (runner and bench read them; bounded by
+        ``replies.TRACES_KEPT``; the trace file keeps every turn)."""
         self._state = TurnState.IDLE
         self._muted = False
         self._ptt = False
@@ -437,6 +438,7 @@ class TurnEngine:
             self._set_state(TurnState.TRANSCRIBING)
 
     def _abandon_utterance(self) -> None:
+        """Drop the utterance being heard: its ASR task and its stream are cancelled."""
         self.hearing.abandon()
         if self.spec.reply is not None:
             asyncio.ensure_future(self.spec.drop())
@@ -559,6 +561,7 @@ class TurnEngine:
             self._abandon_utterance()
         for task in list(self.hearing.finishing):
             task.cancel()
+        await self.hearing.closed()
         await self.spec.drop()
         if self._reply is not None:
             await self.replies.cancel(interrupted=True)

@@ -84,10 +84,10 @@ def open_sink(config: "Config", *, output_path: str | None = None, realtime: boo
     try:
         return registry.create("audio", "device", config, kind="sink")
     except AudioDeviceError as err:
-        from localvox.audio.wav import WavSink
+        from localvox.audio.null import NullSink
 
         notices.append(Notice("warning", str(err)))
-        return WavSink(None)
+        return NullSink()
 
 
 async def build_engine(config: "Config", *, input_path: str | None = None,

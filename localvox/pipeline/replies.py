@@ -12,6 +12,7 @@ the session.
 from __future__ import annotations
 
 import asyncio
+import collections
 from typing import Any, Callable, Protocol
 
 from localvox.pipeline.agent_port import AgentPort
@@ -20,6 +21,11 @@ from localvox.pipeline.events import Interrupted, TurnState
 from localvox.pipeline.reply import Reply
 from localvox.pipeline.speech_out import Chunker, SpeechOut
 from localvox.pipeline.trace import EngineClock, TraceWriter, TurnMarks
+
+
+TRACES_KEPT = 1000
+"""Finished turns kept in memory (benchmarks and tests read them back); a session that
+runs for days must not keep every turn it ever had."""
 
 
 class ReplyHost(Protocol):
@@ -57,7 +63,8 @@ class Replies:
         self.speech_output = speech_output
         self.current: Reply | None = None
         """The committed reply (thinking or speaking); speculative ones are not current."""
-        self.traces: list[Any] = []
+        self.traces: collections.deque[Any] = collections.deque(maxlen=TRACES_KEPT)
+        """The most recent finished turns' ``TurnTrace``s (the JSONL file keeps them all)."""
         self._told_unspoken = False
 
     def start(self, turn: TurnMarks, text: str, *, speculative: bool) -> Reply:

@@ -123,6 +123,8 @@ class Hearing:
         self.utt: Utterance | None = None
         self.turn: TurnMarks | None = None
         self.finishing: set[asyncio.Task[Any]] = set()
+        self.closing: set[asyncio.Task[Any]] = set()
+        """Abandoned utterances whose ASR streams are being cancelled."""
 
     def begin(self, asr: Any, turn: TurnMarks, ev: SpeechBegan,
               on_partial: Callable[[Utterance, TurnMarks, str], Awaitable[None]]) -> bool:
@@ -159,11 +161,37 @@ class Hearing:
         return True
 
     def abandon(self) -> None:
-        """Forget the utterance being heard (muted, shutting down)."""
+        """Forget the utterance being heard (muted, shutting down).
+
+        Its transcription task stops and its ASR stream is cancelled (in the background;
+        ``closed()`` waits for it): a local stream drops the audio it buffered, a cloud
+        stream tells the server the turn is abandoned instead of leaving it open.
+        """
         utt = self.utt
         self.utt, self.turn = None, None
-        if utt is not None and utt.task is not None:
+        if utt is None:
+            return
+        if utt.task is not None:
             utt.task.cancel()
+        task = asyncio.ensure_future(self._cancel_stream(utt))
+        self.closing.add(task)
+        task.add_done_callback(self.closing.discard)
+
+    async def _cancel_stream(self, utt: Utterance) -> None:
+        if utt.task is not None:     # the stream is not fed or decoded while it is cancelled
+            await asyncio.gather(utt.task, return_exceptions=True)
+        cancel = getattr(utt.stream, "cancel", None)
+        if cancel is None:
+            return
+        try:
+            await cancel()
+        except Exception as err:  # noqa: BLE001 -- reported; the loop keeps listening
+            self.bus.notice(err, "warning")
+
+    async def closed(self) -> None:
+        """Until every abandoned stream has been cancelled."""
+        while self.closing:
+            await asyncio.gather(*list(self.closing), return_exceptions=True)
 
     async def final_text(self, utt: Utterance) -> str | None:
         """The utterance's whole text (with any continued prefix); None if the ASR failed."""
