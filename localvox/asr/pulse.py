@@ -27,8 +27,8 @@ from localvox.asr.base import Transcript
 from localvox.cloud.protocol import (
     FRAME_BYTES, STT_PATH, ProtocolError, build_query, dumps, float_to_pcm16, parse_stt_event,
 )
-from localvox.cloud.ws import (BACKOFF_S, CloudUnavailable, close_quietly, missing_key_error,
-                               open_socket)
+from localvox.cloud.ws import (BACKOFF_S, CloudUnavailable, close_quietly, is_closed_error,
+                               missing_key_error, open_socket)
 from localvox.errors import CloudError
 
 if TYPE_CHECKING:
@@ -112,7 +112,7 @@ class PulseStream:
                     self._sent += len(frame)
                 return conn
             except Exception as err:  # ConnectionClosed and friends: the socket is gone
-                if not _is_closed_error(err):
+                if not is_closed_error(err):
                     raise
                 self._t._lost(conn)
 
@@ -156,7 +156,7 @@ class PulseStream:
             try:
                 await conn.ws.send(dumps({"type": "finalize"}))
             except Exception as err:
-                if not _is_closed_error(err):
+                if not is_closed_error(err):
                     raise
                 self._t._lost(conn)
                 continue
@@ -185,7 +185,7 @@ class PulseStream:
                 await conn.ws.send(dumps({"type": "finalize"}))
                 conn.discard_finals += 1
             except Exception as err:
-                if not _is_closed_error(err):
+                if not is_closed_error(err):
                     raise
                 self._t._lost(conn)
         self._t._release(self)
@@ -199,12 +199,6 @@ class PulseStream:
                 self._final.set_result(text)
         elif text:
             self._finals.append(text)
-
-
-def _is_closed_error(err: BaseException) -> bool:
-    from websockets.exceptions import ConnectionClosed
-
-    return isinstance(err, (ConnectionClosed, ConnectionError, OSError))
 
 
 class PulseTranscriber:
@@ -324,7 +318,7 @@ class PulseTranscriber:
                     continue
                 self._dispatch(conn, ev)
         except Exception as err:
-            if not _is_closed_error(err):
+            if not is_closed_error(err):
                 log.exception("Pulse reader failed")
         finally:
             conn.closed.set()
@@ -368,7 +362,7 @@ class PulseTranscriber:
             last.cancel()
             closed.cancel()
         except Exception as err:
-            if not _is_closed_error(err):
+            if not is_closed_error(err):
                 raise
         finally:
             await close_quietly(conn.ws)

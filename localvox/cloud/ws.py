@@ -98,3 +98,10 @@ async def close_quietly(ws: Any) -> None:
         await ws.close()
     except Exception:
         pass
+
+
+def is_closed_error(err: BaseException) -> bool:
+    """True for the ways a socket says it is gone (closed frame, reset, refused)."""
+    from websockets.exceptions import ConnectionClosed
+
+    return isinstance(err, (ConnectionClosed, ConnectionError, OSError))

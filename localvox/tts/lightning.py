@@ -28,7 +28,8 @@ from localvox.cloud.protocol import (
     TTS_PATH, TTS_SAMPLE_RATES, ProtocolError, TtsFrame, build_query, dumps, parse_tts_frame,
     pcm16_to_float, tts_request_message,
 )
-from localvox.cloud.ws import CloudUnavailable, close_quietly, missing_key_error, open_socket
+from localvox.cloud.ws import (CloudUnavailable, close_quietly, is_closed_error,
+                               missing_key_error, open_socket)
 from localvox.errors import CloudError
 from localvox.tts.base import SpeechChunk
 
@@ -101,7 +102,7 @@ class LightningRequest:
                     await conn.ws.send(dumps(m))
                 return
             except Exception as err:
-                if not _is_closed_error(err) or attempt:
+                if not is_closed_error(err) or attempt:
                     raise CloudUnavailable("Lightning connection lost while sending text") \
                         from None
                 self._t._lost(conn)
@@ -150,12 +151,6 @@ class LightningRequest:
     # called by the reader
     def _deliver(self, item: Any) -> None:
         self._queue.put_nowait(item)
-
-
-def _is_closed_error(err: BaseException) -> bool:
-    from websockets.exceptions import ConnectionClosed
-
-    return isinstance(err, (ConnectionClosed, ConnectionError, OSError))
 
 
 class LightningSynthesizer:
@@ -269,7 +264,7 @@ class LightningSynthesizer:
                     continue  # audio of a cancelled or finished request
                 req._deliver(frame)
         except Exception as err:
-            if not _is_closed_error(err):
+            if not is_closed_error(err):
                 log.exception("Lightning reader failed")
         finally:
             conn.dead = True
