@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable
 
@@ -59,6 +60,9 @@ class LlamaCppLLM:
         self._llm: Any = None
         self._load_lock = threading.Lock()
         self._gen_lock = threading.Lock()  # one generation at a time per loaded model
+        # One long-lived generation thread: a new thread per chat gave each reply fresh
+        # glibc malloc arenas, and resident memory stepped up over long sessions.
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llama-generate")
 
     @property
     def model_name(self) -> str:
@@ -157,9 +161,7 @@ class LlamaCppLLM:
             except RuntimeError:
                 stop.set()  # the loop is gone; nobody is listening
 
-        thread = threading.Thread(target=self._worker, name="llama-generate", daemon=True,
-                                  args=(messages, tools, stream, dict(overrides), stop, put))
-        thread.start()
+        self._executor.submit(self._worker, messages, tools, stream, dict(overrides), stop, put)
         calls = ToolCallAccumulator()
         finish: str | None = None
         try:
