@@ -385,21 +385,7 @@ def create(config: "Config", notify: Callable[[str], None] | None = None, **kwar
     With ``[cloud] fallback_local`` (default) the Pulse client is wrapped so a turn the cloud
     cannot take is transcribed by local Whisper instead, and ``notify`` is told why.
     """
-    from localvox.cloud.fallback import FallbackTranscriber, default_notify
-    from localvox.registry import create as create_backend
+    from localvox.cloud.fallback import FallbackTranscriber, with_local_fallback
 
-    notify = notify or default_notify
-
-    def local() -> Any:
-        return create_backend("asr", "whisper", config)
-
-    try:
-        primary = from_config(config, **kwargs)
-    except CloudError as err:
-        if not config.cloud.fallback_local:
-            raise
-        notify(f"{err}; using local whisper")
-        return local()
-    if not config.cloud.fallback_local:
-        return primary
-    return FallbackTranscriber(primary, local, notify)
+    return with_local_fallback(config, "asr", "whisper",
+                               lambda: from_config(config, **kwargs), FallbackTranscriber, notify)

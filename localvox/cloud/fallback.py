@@ -191,3 +191,31 @@ class FallbackSynthesizer:
         await self._sw.primary.close()
         if self._sw._fallback_obj is not None:
             await self._sw._fallback_obj.close()
+
+
+def with_local_fallback(config: Any, stage: str, local_backend: str,
+                        build_primary: Callable[[], Any], wrapper: type,
+                        notify: Callable[[str], None] | None = None) -> Any:
+    """The cloud backend, wrapped so local ``local_backend`` takes over when the cloud fails.
+
+    A missing key (or other set-up error) falls back at once when ``[cloud] fallback_local``
+    is on, and is raised when it is off.
+    """
+    from localvox.errors import CloudError
+    from localvox.registry import create as create_backend
+
+    notify = notify or default_notify
+
+    def local() -> Any:
+        return create_backend(stage, local_backend, config)
+
+    try:
+        primary = build_primary()
+    except CloudError as err:
+        if not config.cloud.fallback_local:
+            raise
+        notify(f"{err}; using local {local_backend}")
+        return local()
+    if not config.cloud.fallback_local:
+        return primary
+    return wrapper(primary, local, notify)

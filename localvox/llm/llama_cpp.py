@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Callable
 
 from localvox.errors import LLMError, ModelError
 from localvox.llm.base import ChatChunk
-from localvox.llm.openai import ToolCallAccumulator
+from localvox.llm.openai import ToolCallAccumulator, read_delta_event
 
 if TYPE_CHECKING:
     from localvox.config import Config
@@ -180,14 +180,10 @@ class LlamaCppLLM:
                                enumerate(msg.get("tool_calls") or [])])
                     finish = choice.get("finish_reason")
                     continue
-                for choice in item.get("choices") or []:
-                    delta = choice.get("delta") or {}
-                    if delta.get("content"):
-                        yield ChatChunk(content=delta["content"])
-                    if delta.get("tool_calls"):
-                        calls.add(delta["tool_calls"])
-                    if choice.get("finish_reason"):
-                        finish = choice["finish_reason"]
+                text, done = read_delta_event(item, calls)
+                if text:
+                    yield ChatChunk(content=text)
+                finish = done or finish
             yield ChatChunk(tool_calls=calls.calls(), finish_reason=finish or "stop")
         finally:
             stop.set()  # consumer closed or cancelled us: stop at the next token

@@ -88,6 +88,20 @@ def _error_detail(body: bytes) -> str:
         return _first_line(body.decode("utf-8", "replace"))
 
 
+def read_delta_event(event: dict[str, Any], calls: ToolCallAccumulator) -> tuple[str, str | None]:
+    """Apply one streamed ``chat.completion.chunk``: return (content text, finish reason) and
+    add its tool-call deltas to ``calls``. Shared by the HTTP client and in-process llama.cpp,
+    which both speak the OpenAI streaming shape."""
+    text, finish = "", None
+    for choice in event.get("choices") or []:
+        delta = choice.get("delta") or {}
+        text += delta.get("content") or ""
+        if delta.get("tool_calls"):
+            calls.add(delta["tool_calls"])
+        finish = choice.get("finish_reason") or finish
+    return text, finish
+
+
 class OpenAICompatibleLLM:
     """Chat with an OpenAI-compatible ``/chat/completions`` endpoint."""
 
@@ -199,14 +213,10 @@ class OpenAICompatibleLLM:
             if "error" in event:
                 raise LLMError(f"LLM server error: "
                                f"{redact(_error_detail(data.encode()), self.api_key)}")
-            for choice in event.get("choices") or []:
-                delta = choice.get("delta") or {}
-                if delta.get("content"):
-                    yield ChatChunk(content=delta["content"])
-                if delta.get("tool_calls"):
-                    calls.add(delta["tool_calls"])
-                if choice.get("finish_reason"):
-                    finish = choice["finish_reason"]
+            text, done = read_delta_event(event, calls)
+            if text:
+                yield ChatChunk(content=text)
+            finish = done or finish
         yield ChatChunk(tool_calls=calls.calls(), finish_reason=finish or "stop")
 
     def _read_whole(self, body: bytes) -> list[ChatChunk]:

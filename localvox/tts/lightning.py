@@ -296,21 +296,7 @@ def from_config(config: "Config", **kwargs: Any) -> LightningSynthesizer:
 def create(config: "Config", notify: Callable[[str], None] | None = None, **kwargs: Any) -> Any:
     """The ``[tts] backend = "lightning"`` factory, with local Piper behind it when
     ``[cloud] fallback_local`` is on (``notify`` is told when it switches)."""
-    from localvox.cloud.fallback import FallbackSynthesizer, default_notify
-    from localvox.registry import create as create_backend
+    from localvox.cloud.fallback import FallbackSynthesizer, with_local_fallback
 
-    notify = notify or default_notify
-
-    def local() -> Any:
-        return create_backend("tts", "piper", config)
-
-    try:
-        primary = from_config(config, **kwargs)
-    except CloudError as err:
-        if not config.cloud.fallback_local:
-            raise
-        notify(f"{err}; using local piper")
-        return local()
-    if not config.cloud.fallback_local:
-        return primary
-    return FallbackSynthesizer(primary, local, notify)
+    return with_local_fallback(config, "tts", "piper",
+                               lambda: from_config(config, **kwargs), FallbackSynthesizer, notify)
