@@ -132,7 +132,7 @@ class PipelineConfig:
 @dataclass
 class EchoConfig:
     enabled: bool = False
-    filter_ms: int = 64
+    filter_ms: int = 128
     max_delay_ms: int = 300
     barge_in_threshold: float = 0.5
 

@@ -127,3 +127,57 @@ def test_chirp_measurement_finds_delay_and_level_in_a_simulated_room() -> None:
     assert abs(found.echo_gain_db - expected) < 3.0
     silent = analyse_echo_path(played, np.random.default_rng(0).standard_normal(3 * SR) * 1e-3)
     assert not silent.heard
+
+
+def test_barge_in_rule_rides_over_a_short_dip_but_not_a_drop() -> None:
+    # A dip to 0.4 (>= 0.5 - 0.15) keeps the run going: "what ... time" is one utterance.
+    dip = np.array([0.9, 0.9, 0.4, 0.9, 0.9, 0.1])
+    fires = barge_ins(dip, 0.032, threshold=0.5, min_ms=160)
+    assert [f.onset_s for f in fires] == [0.0]
+    # A real drop (0.2) starts the run over, so two short bursts are not one barge-in.
+    drop = np.array([0.9, 0.9, 0.2, 0.9, 0.9, 0.1])
+    assert barge_ins(drop, 0.032, threshold=0.5, min_ms=160) == []
+
+
+def test_gcc_phat_resolves_a_fraction_of_a_sample() -> None:
+    x = speechlike(1.2, seed=3).astype(np.float64)
+    L = 400
+    found = []
+    for delay in (120.0, 120.25, 120.5):
+        t = np.full(len(x), delay / SR)
+        y = rs.delayed(x, t)
+        W = 12000
+        est, _ = gcc_phat(y[-W:], x[-W - L :], L)
+        found.append(est.fine)
+    steps = np.diff(found)
+    assert found[0] == pytest.approx(120.0, abs=0.1)
+    assert steps == pytest.approx([0.25, 0.25], abs=0.05)
+
+
+def test_least_squares_start_recovers_an_echo_path() -> None:
+    from localvox.echo.wiener import least_squares_path, residual_energy
+
+    rng = np.random.default_rng(5)
+    taps = 256
+    h = rng.standard_normal(taps) * np.exp(-np.arange(taps) / 40.0)
+    x = speechlike(1.0, seed=6).astype(np.float64)
+    d = np.convolve(x, h)[taps - 1 : len(x)]
+    est = least_squares_path(x, d, taps)
+    assert est is not None
+    assert residual_energy(x, d, est) < 1e-3 * float(d @ d)  # > 30 dB on its own window
+    assert least_squares_path(np.zeros_like(x), d, taps) is None  # nothing played
+
+
+def test_canceller_measures_and_follows_clock_drift() -> None:
+    room = rs.Room("drift", rt60_s=0.1, delay_ms=70, drift_ppm=90, echo_to_user_db=6, seed=7)
+    scene = rs.simulate(room, speechlike(9.0, seed=8))
+    ec = EchoCanceller(suppress=False)
+    cl = run_canceller(scene, ec)
+    assert ec.align.rate * 1e6 == pytest.approx(90, abs=12)
+    # And cancels as well as with no drift at all, once it has.
+    still = rs.simulate(rs.Room("still", rt60_s=0.1, delay_ms=70, echo_to_user_db=6, seed=7),
+                        speechlike(9.0, seed=8))
+    ref = run_canceller(still, EchoCanceller(suppress=False))
+    drifting = erle_db(scene.mic, cl.out, scene.echo, 0, start_s=6.0)
+    fixed = erle_db(still.mic, ref.out, still.echo, 0, start_s=6.0)
+    assert drifting > fixed - 4.0

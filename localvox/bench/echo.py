@@ -30,7 +30,7 @@ HELP = "echo cancellation on simulated laptop rooms: ERLE, false/true barge-ins,
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rooms", default="", help="comma-separated room names (default: all)")
-    p.add_argument("--trials", type=int, default=5,
+    p.add_argument("--trials", type=int, default=10,
                    help="barge-in trials per room (one user utterance each)")
     p.add_argument("--filter-ms", type=float, default=None, help="override [echo] filter_ms")
     p.add_argument("--no-asr", action="store_true", help="skip the WER measurement")
@@ -146,6 +146,19 @@ def run(args: argparse.Namespace, config: Any) -> int:
                                    "false_before": outcome.false_before,
                                    "pre_onset_s": onset,
                                    "no_echo_delay_ms": no_echo.delay_ms}
+            # The same barge-in in a later reply: the canceller has already heard 6 s of an
+            # earlier reply (and a 1 s pause) in this room, as it has in every turn but the
+            # first of a session.
+            earlier = np.roll(reply, -int((j + 5) * 1.7 * rs.SR))[: int(6 * rs.SR)]
+            pause = np.zeros(rs.SR, np.float32)
+            shift = (len(earlier) + len(pause)) / rs.SR
+            wsc = rs.simulate(room, np.concatenate([earlier, pause, rot]),
+                              [(shift + start, users[k])])
+            warm = score_barge_in(vad_probs(vad, run_canceller(wsc, canceller()).out),
+                                  onset + shift, end + shift, thr, min_ms)
+            row.update(warm_detected=warm.fired is not None, warm_delay_ms=warm.delay_ms,
+                       warm_false_before=warm.false_before,
+                       warm_pre_onset_s=onset + shift - len(pause) / rs.SR)
             if asr is not None:
                 lo, hi = int((start - 0.2) * rs.SR), int((end + 0.4) * rs.SR)
                 lat = c.latency
@@ -196,6 +209,8 @@ def _summarise(results: list[dict], with_asr: bool) -> dict[str, Any]:
                + sum(t["pre_onset_s"] for t in trials)) / 60
     false_clean = (sum(r["false_barge_ins_clean"] for r in results)
                    + sum(1 for t in trials if t["false_before"]))
+    warm_minutes = sum(t["warm_pre_onset_s"] for t in trials) / 60
+    warm_delays = [t["warm_delay_ms"] for t in trials if t["warm_delay_ms"] is not None]
     s: dict[str, Any] = {
         "erle_db_mean": statistics.fmean(r["erle_db"] for r in results),
         "erle_converged_db_mean": statistics.fmean(r["erle_converged_db"] for r in results),
@@ -211,6 +226,12 @@ def _summarise(results: list[dict], with_asr: bool) -> dict[str, Any]:
                                     and t["no_echo_delay_ms"] <= 300) / max(1, len(trials)),
         "no_echo_delay_ms_median": statistics.median(
             [t["no_echo_delay_ms"] for t in trials if t["no_echo_delay_ms"] is not None] or [0]),
+        "warm_false_barge_ins_per_min": sum(1 for t in trials if t["warm_false_before"])
+        / max(warm_minutes, 1e-9),
+        "warm_barge_in_detected": sum(t["warm_detected"] for t in trials) / max(1, len(trials)),
+        "warm_barge_in_within_300ms": sum(1 for d in warm_delays if d <= 300)
+        / max(1, len(trials)),
+        "warm_barge_in_delay_ms_median": statistics.median(warm_delays) if warm_delays else None,
         "rtf_max": max(r["rtf"] for r in results),
         "trials": len(trials),
     }
@@ -229,7 +250,7 @@ def _print_table(results: list[dict], s: dict, filter_ms: float, thr: float, min
     print(f"echo canceller: filter {filter_ms:g} ms; barge-in rule: Silero p >= {thr} for "
           f">= {min_ms} ms; ASR: {asr_name or 'off'}")
     head = (f"{'room':<13}{'rt60':>5}{'delay':>7}{'est':>7}{'ERLE':>6}{'ERLE2s':>7}"
-            f"{'FB/min raw>cln':>16}{'detect':>8}{'<=300':>7}{'med ms':>8}"
+            f"{'FB/min raw>cln':>16}{'detect':>8}{'<=300':>7}{'med ms':>8}{'later':>7}"
             f"{'WER ref/cln/raw':>18}{'RTF':>7}")
     print(head)
     print("-" * len(head))
@@ -245,9 +266,11 @@ def _print_table(results: list[dict], s: dict, filter_ms: float, thr: float, min
         wer = r.get("wer")
         ws = f"{wer['ref']:.2f}/{wer['clean']:.2f}/{wer['raw']:.2f}" if wer else "-"
         est = f"{r['estimated_delay_ms']:.0f}" if r["estimated_delay_ms"] is not None else "-"
+        later = sum(1 for t in tr if t["warm_delay_ms"] is not None
+                    and t["warm_delay_ms"] <= 300) / max(1, len(tr))
         print(f"{r['room']:<13}{r['rt60_s']:>5.2f}{r['delay_ms']:>7.0f}{est:>7}"
               f"{r['erle_db']:>6.1f}{r['erle_converged_db']:>7.1f}{fb:>16}{det:>8.0%}"
-              f"{w300:>7.0%}{(statistics.median(ds) if ds else float('nan')):>8.0f}"
+              f"{w300:>7.0%}{(statistics.median(ds) if ds else float('nan')):>8.0f}{later:>7.0%}"
               f"{ws:>18}{r['rtf']:>7.3f}")
     print("-" * len(head))
     print(f"ERLE mean {s['erle_db_mean']:.1f} dB ({s['erle_converged_db_mean']:.1f} dB after "
@@ -255,11 +278,16 @@ def _print_table(results: list[dict], s: dict, filter_ms: float, thr: float, min
           f"assistant speech cleaned vs {s['false_barge_ins_per_min_raw']:.1f}/min raw")
     med = s["barge_in_delay_ms_median"]
     worst = s["barge_in_delay_ms_max"]
-    print(f"barge-in: {s['barge_in_detected']:.0%} detected, {s['barge_in_within_300ms']:.0%} "
+    print(f"barge-in in the first reply of a session (cold canceller): {s['barge_in_detected']:.0%} detected, {s['barge_in_within_300ms']:.0%} "
           f"within 300 ms of onset (median {med if med is None else round(med)} ms, "
           f"max {worst if worst is None else round(worst)} ms) over "
           f"{s['trials']} trials; in {s['trials_with_false_barge_in']} trials a false barge-in "
           f"came first (before the user spoke)")
+    wm = s["warm_barge_in_delay_ms_median"]
+    print(f"  in a later reply (canceller already warm): {s['warm_barge_in_detected']:.0%} "
+          f"detected, {s['warm_barge_in_within_300ms']:.0%} within 300 ms (median "
+          f"{wm if wm is None else round(wm)} ms); false barge-ins "
+          f"{s['warm_false_barge_ins_per_min']:.2f}/min")
     print(f"  same rule on the user's speech with no echo at all: "
           f"{s['no_echo_within_300ms']:.0%} within 300 ms (median "
           f"{s['no_echo_delay_ms_median']:.0f} ms)")

@@ -5,7 +5,9 @@ localvox knows, sample for sample, what it plays. The engine hands that audio to
 microphone frame through :meth:`EchoCanceller.clean`. Inside, per 16 ms block:
 
 1. the reference is read from a timeline kept in microphone-clock samples, shifted by the
-   speaker-to-mic delay that a GCC-PHAT tracker estimates (and re-estimates as it drifts);
+   speaker-to-mic delay that a GCC-PHAT tracker estimates to a fraction of a sample; the
+   alignment follows clock drift along a fitted line (``align``) and reads the reference
+   between samples, so the echo path the filter sees stays fixed;
 2. a partitioned-block frequency-domain adaptive filter subtracts the linear echo
    (foreground/background filters and a leakage-driven step size protect it from
    diverging while the user talks over the assistant);
@@ -23,9 +25,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from localvox.audio.base import SAMPLE_RATE, AudioFrame, resample
+from localvox.echo.align import DriftingAlignment, PathDriftMeter
 from localvox.echo.delay import DelayTracker
 from localvox.echo.fdaf import PartitionedFDAF
 from localvox.echo.suppressor import ResidualSuppressor
+from localvox.echo.wiener import least_squares_path, residual_energy
 
 if TYPE_CHECKING:
     from localvox.config import Config
@@ -78,6 +82,24 @@ class _Timeline:
             out[lo - start : hi - start] = self.buf[lo - self.base : hi - self.base]
         return out
 
+    def read_between(self, start: float, n: int, step: float = 1.0, half: int = 16) -> np.ndarray:
+        """``n`` samples at positions ``start + i * step``, interpolated between samples.
+
+        Hann-windowed sinc (``2 * half`` taps): a clock mismatch is a resampling, and the
+        filter can only cancel what is reproduced to a small fraction of a sample.
+        """
+        if step == 1.0 and float(start).is_integer():
+            return self.read(int(start), n)
+        pos = start + step * np.arange(n)
+        first = int(np.floor(pos[0])) - half + 1
+        raw = self.read(first, int(np.floor(pos[-1])) + half + 1 - first)
+        base = np.floor(pos).astype(np.int64) - first
+        frac = pos - np.floor(pos)
+        k = np.arange(-half + 1, half + 1)
+        arg = k[None, :] - frac[:, None]
+        w = np.sinc(arg) * (0.5 + 0.5 * np.cos(np.pi * arg / half))
+        return np.einsum("ij,ij->i", raw[base[:, None] + k[None, :]], w)
+
     def truncate(self, at: int) -> None:
         if at < self.end:
             self.buf = self.buf[: max(0, at - self.base)]
@@ -98,7 +120,7 @@ class EchoCanceller:
     full_duplex = True
     """For the engine: cleaned audio is safe to run VAD/barge-in on while speaking."""
 
-    def __init__(self, *, sample_rate: int = SAMPLE_RATE, filter_ms: float = 64.0,
+    def __init__(self, *, sample_rate: int = SAMPLE_RATE, filter_ms: float = 128.0,
                  max_delay_ms: float = 300.0, block: int = 256, margin_ms: float = 8.0,
                  suppress: bool = True, tail_ms: float = 100.0,
                  delay_update_ms: float = 256.0) -> None:
@@ -111,15 +133,17 @@ class EchoCanceller:
         self.max_lag = int(max_delay_ms / 1000 * SAMPLE_RATE)
         self.margin = int(margin_ms / 1000 * SAMPLE_RATE)
         self.tracker = DelayTracker(self.max_lag)
+        self.align = DriftingAlignment(self.margin)
+        self.drift = PathDriftMeter(self.filter.P * block)
         self.ref = _Timeline()
         self.mic_hist = _Timeline()  # recent mic samples, for delay estimation
         self.n_mic = 0  # absolute index of the next microphone sample
-        self.offset = 0  # reference lag applied to the filter input: delay - margin
-        self.delay: int | None = None
+        self.delay: int | None = None  # rounded current delay, for display and tests
         self._in = np.zeros(0)
         self._out = np.zeros(0)
         self._pending_out = 0  # suppressor latency not yet paid out
         self._window = int(0.768 * SAMPLE_RATE)  # delay-estimation window
+        self._fit_window = int(1.0 * SAMPLE_RATE)  # least-squares warm-start window
         self._update_every = max(1, int(delay_update_ms / 1000 * SAMPLE_RATE / block))
         self._blocks = 0
         self._d_energy = 0.0
@@ -129,6 +153,9 @@ class EchoCanceller:
         self._since_ref = 10**9
         self._learned_latch = False
         self._live_blocks = 0
+        self._refit_until = 0
+        self._since_load = (0.0, 0.0, 0)  # mic, error energy and blocks since the last refit
+        self._adapted_blocks = 0
 
     @classmethod
     def from_config(cls, config: "Config") -> "EchoCanceller":
@@ -207,8 +234,17 @@ class EchoCanceller:
         every = self._update_every if self.delay is not None else max(1, self._update_every // 2)
         if ref_live and self._blocks % every == 0:
             self._track_delay()
+            if self.filter.adapted and self.align.locked:
+                residual = self.drift.update(self.n_mic, self.filter.taps())
+                if residual is not None:
+                    self.align.correct_rate(0.7 * residual)
 
-        x = self.ref.read(t0 - self.offset, N)
+            if self.delay is not None and (not self._learned_latch
+                                           or self._live_blocks < self._refit_until):
+                self._refit()
+
+        self.align.advance(t0)
+        x = self._aligned_reference(t0, N)
         self.filter.push_reference_block(x)
         if ref_live:
             adapt = self.delay is not None
@@ -224,8 +260,14 @@ class EchoCanceller:
         else:
             out = e
         self.ref.trim(self.n_mic - self.max_lag - (self.filter.P + 2) * N - self._window)
-        self.mic_hist.trim(self.n_mic - self._window - N)
+        self.mic_hist.trim(self.n_mic - max(self._window, self._fit_window) - N)
         return out
+
+    def _aligned_reference(self, t: int, n: int) -> np.ndarray:
+        """The reference that lines up with microphone samples ``t .. t + n``."""
+        if not self.align.locked:
+            return self.ref.read(t, n)
+        return self.ref.read_between(t - self.align.lag_at(t), n, 1.0 - self.align.rate)
 
     def _track_delay(self) -> None:
         W, L = self._window, self.max_lag
@@ -234,36 +276,66 @@ class EchoCanceller:
         ref = self.ref.read(end - W - L, W + L)
         if float(ref @ ref) < 1e-6 * len(ref) or float(mic @ mic) < 1e-9 * W:
             return
-        new = self.tracker.update(mic, ref)
-        if new is None:
+        confirmed = self.tracker.update(mic, ref)
+        estimate = self.tracker.last
+        measured_at = end - W // 2
+        if not self.align.locked:
+            if confirmed is None or estimate is None:
+                return  # the first lock waits for two agreeing estimates
+            self.align.measure(measured_at, estimate.fine)
+        elif estimate is None or not self.align.measure(measured_at, estimate.fine):
+            self.delay = int(round(self.align.lag_at(end) + self.margin))
             return
-        new_offset = max(0, new - self.margin)
-        if self.delay is None:
-            self.offset = new_offset
         else:
-            # The echo path moved by (new - old) relative to the reference: keep the learned
-            # response by shifting it, and rebuild the filter input at the new alignment.
-            self.filter.shift_weights(-(new_offset - self.offset))
-            self.offset = new_offset
-        self.delay = new
+            # The echo jumped (a device re-opened). Whether the learned response still fits
+            # at the new alignment depends on how far the filter already followed: the
+            # least-squares refits over the next seconds settle it.
+            self._refit_until = self._live_blocks + self._update_every * 8
+        self.delay = int(round(self.align.lag_at(end) + self.margin))
         P, N = self.filter.P, self.block
-        hist = self.ref.read(self.n_mic - N - self.offset - (P + 1) * N, (P + 1) * N)
-        self.filter.load_reference_history(hist)
+        t0 = end - N  # the block being processed; the history ends just before it
+        self.filter.load_reference_history(self._aligned_reference(t0 - (P + 1) * N, (P + 1) * N))
+
+    def _refit(self) -> None:
+        """While still learning, try a least-squares echo path on the last second.
+
+        Kept only if it beats the current filter on that same window (see ``wiener``).
+        """
+        T = self.filter.P * self.block
+        end = self.n_mic
+        W = min(self._fit_window, self._live_blocks * self.block)
+        if W < self._window // 2:
+            return
+        d = self.mic_hist.read(end - W, W)
+        lag = self.align.lag_at(end - W - (T - 1))
+        x = self.ref.read_between(end - W - (T - 1) - lag, W + T - 1, 1.0 - self.align.rate)
+        h = least_squares_path(x, d, T)
+        if h is None:
+            return
+        mine = residual_energy(x, d, h)
+        current = residual_energy(x, d, self.filter.taps())
+        energy = float(d @ d)
+        if mine < 0.8 * current:
+            self.filter.load_taps(h)
+            self._since_load = (0.0, 0.0, 0)
+            if mine * 4.0 < energy:  # >= 6 dB: treat as converged for the step rule
+                self.filter.assume_converged(leak=mine / max(energy - mine, 1e-12))
 
     def _learned(self) -> bool:
         """Has the filter learned the room well enough to tell the user from the echo?
 
-        Latched: true once the linear filter shows ~15 dB ERLE after adapting, or after
-        4 s of playback whatever happens (so a user talking from the very first word is
-        not muted for long). Until then the output is muted while playback is on: the
-        first second or so of the first reply is half-duplex.
+        Until then the output is muted while playback is on (the first ~0.8 s of the first
+        reply is half duplex). It is learned once the filter has adapted (the least-squares
+        start, ~0.5 s into playback) and then run for 0.3 s more: long enough for the
+        suppressor's residual estimates, which are measured, to hold real values. Latched
+        separately, once ~15 dB of ERLE is shown on new audio, it also ends the refits.
         """
         if not self._learned_latch:
-            good = self.delay is not None and self.filter.adapted and \
-                self._e_energy * 30.0 < self._d_energy
-            if good or self._live_blocks * self.block > 4 * SAMPLE_RATE:
+            d, e, blocks = self._since_load
+            if self.delay is not None and self.filter.adapted and blocks >= 20 and e * 30 < d:
                 self._learned_latch = True
-        return self._learned_latch
+        return self._learned_latch or self._adapted_blocks * self.block >= 0.3 * SAMPLE_RATE \
+            or self._live_blocks * self.block > 4 * SAMPLE_RATE
 
     def _update_stats(self, d: np.ndarray, e: np.ndarray, y: np.ndarray, live: bool) -> None:
         if not live:
@@ -272,6 +344,10 @@ class EchoCanceller:
         self._live_blocks += 1
         Sd, Se, Sy = float(d @ d), float(e @ e), float(y @ y)
         a = 0.06  # ~0.27 s at 16 ms blocks
+        if self.filter.adapted:
+            self._adapted_blocks += 1
+            d, e, blocks = self._since_load
+            self._since_load = (d + Sd, e + Se, blocks + 1)
         self._d_energy = (1 - a) * self._d_energy + a * Sd
         self._e_energy = (1 - a) * self._e_energy + a * Se
         # Double talk: after convergence, the error is far above the residual echo the filter
@@ -304,9 +380,11 @@ class EchoCanceller:
         self.filter.reset()
         self.tracker.reset()
         self.delay = None
-        self.offset = 0
+        self.align.reset()
+        self._refit_until = 0
         self._learned_latch = False
         self._live_blocks = 0
+        self._adapted_blocks = 0
         if self.suppressor is not None:
             self.suppressor.reset()
 

@@ -21,6 +21,12 @@ class DelayEstimate:
     samples: int
     confidence: float
     """Peak of the PHAT-weighted correlation over its mean absolute value."""
+    fine: float = 0.0
+    """The delay to a fraction of a sample (the peak of the band-limited correlation).
+
+    Clock drift moves the echo by well under a sample per second; following it needs
+    this precision, the integer peak alone would move in steps the filter has to relearn.
+    """
 
 
 def gcc_phat(mic: np.ndarray, ref: np.ndarray, max_lag: int, smooth: np.ndarray | None = None,
@@ -44,11 +50,36 @@ def gcc_phat(mic: np.ndarray, ref: np.ndarray, max_lag: int, smooth: np.ndarray 
     k = int(np.argmax(cc))
     peak = float(cc[k])
     floor = float(np.mean(np.abs(cc))) + 1e-12
-    return DelayEstimate(samples=L - k, confidence=peak / floor), S
+    fine = L - _refine_peak(phat, nfft, k)
+    return DelayEstimate(samples=L - k, confidence=peak / floor, fine=fine), S
+
+
+def _refine_peak(phat: np.ndarray, nfft: int, k: int) -> float:
+    """Where the correlation ``irfft(phat)`` peaks near integer lag ``k``, to ~0.01 sample.
+
+    Evaluates the correlation's Fourier series itself (exact band-limited interpolation,
+    no parabola bias) on a coarse then a fine grid around the integer peak.
+    """
+    bins = np.arange(len(phat))
+    weight = np.full(len(phat), 2.0)
+    weight[0] = 1.0
+    if nfft % 2 == 0:
+        weight[-1] = 1.0
+    centre, half, steps = float(k), 1.0, 21
+    for _ in range(2):
+        u = centre + np.linspace(-half, half, steps)
+        basis = np.exp(2j * np.pi * np.outer(u, bins) / nfft)
+        values = (basis * (weight * phat)[None, :]).real.sum(axis=1)
+        centre = float(u[int(np.argmax(values))])
+        half = 2 * half / (steps - 1)
+    return centre
 
 
 class DelayTracker:
-    """Keeps the current delay; moves it only on two agreeing, confident estimates."""
+    """Keeps the current delay; moves it only on two agreeing, confident estimates.
+
+    ``last`` is the latest confident estimate (with its fractional part), for drift tracking.
+    """
 
     def __init__(self, max_lag: int, min_confidence: float = 6.0, tolerance: int = 2) -> None:
         self.max_lag = max_lag
@@ -58,12 +89,15 @@ class DelayTracker:
         self.confidence = 0.0
         self._candidate: int | None = None
         self._smooth: np.ndarray | None = None
+        self.last: DelayEstimate | None = None
 
     def update(self, mic: np.ndarray, ref: np.ndarray) -> int | None:
         """Feed a window; returns the new delay when it changes, else None."""
         est, self._smooth = gcc_phat(mic, ref, self.max_lag, self._smooth, decay=0.6)
         if est.confidence < self.min_confidence:
+            self.last = None
             return None
+        self.last = est
         self.confidence = est.confidence
         cand = self._candidate
         self._candidate = est.samples
@@ -78,3 +112,4 @@ class DelayTracker:
         self.current = None
         self._candidate = None
         self._smooth = None
+        self.last = None

@@ -97,6 +97,31 @@ class PartitionedFDAF:
             padded[:, : self.N] = moved.reshape(self.P, self.N)
             W[:] = np.fft.rfft(padded, axis=1)
 
+    def taps(self) -> np.ndarray:
+        """The foreground filter's impulse response, ``P * block`` samples (lag 0 first)."""
+        return np.fft.irfft(self.Wf, n=2 * self.N, axis=1)[:, : self.N].reshape(-1)
+
+    def load_taps(self, h: np.ndarray) -> None:
+        """Replace both filters with impulse response ``h`` (e.g. a least-squares estimate)."""
+        taps = np.zeros(self.P * self.N)
+        taps[: min(len(h), len(taps))] = h[: len(taps)]
+        padded = np.zeros((self.P, 2 * self.N))
+        padded[:, : self.N] = taps.reshape(self.P, self.N)
+        self.Wf[:] = np.fft.rfft(padded, axis=1)
+        self.Wb[:] = self.Wf
+        self.Eb_avg = self.Ef_avg
+        self.bg_worse = 0
+
+    def assume_converged(self, leak: float) -> None:
+        """After :meth:`load_taps` with a good estimate: adapt as a converged filter would.
+
+        Seeds the leakage estimate (residual echo / echo) with the measured value, so the
+        step-size rule starts small instead of treating the whole error as echo.
+        """
+        self.adapted = True
+        self.leak = float(min(max(leak, 0.005), 0.5))
+        self.Pey = self.leak * self.Phh
+
     def reset(self) -> None:
         self.Wb[:] = 0
         self.Wf[:] = 0

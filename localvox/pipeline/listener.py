@@ -16,6 +16,7 @@ from typing import Any, Callable
 import numpy as np
 
 from localvox.audio.base import AudioFrame
+from localvox.pipeline.bargein import BargeInRule
 from localvox.pipeline.options import EngineOptions, Segmenter
 
 
@@ -32,7 +33,7 @@ class Listener:
         self._notice = notice
         self.ring: collections.deque[tuple[AudioFrame, float]] = collections.deque(maxlen=64)
         """Recent frames with their speech probability: a barge-in replays the onset."""
-        self._barge_run: list[AudioFrame] = []
+        self._barge_rule = BargeInRule(options.barge_in_threshold, options.barge_in_min_ms)
         self._vad_failed = False
         self._wake_failed = False
         self._seg_reset = True
@@ -95,19 +96,12 @@ class Listener:
             return None
         threshold = (self.opts.full_duplex_barge_in_threshold if full_duplex
                      else self.opts.barge_in_threshold)
-        if prob < threshold:
-            self._barge_run = []
-            return None
-        self._barge_run.append(frame)
-        run_ms = sum(f.duration_s for f in self._barge_run) * 1000.0
-        if run_ms < self.opts.barge_in_min_ms:
-            return None
-        onset = self._barge_run[0].start_s
-        self._barge_run = []
-        return onset
+        if self._barge_rule.threshold != threshold:
+            self._barge_rule = BargeInRule(threshold, self.opts.barge_in_min_ms)
+        return self._barge_rule.feed(prob, frame.start_s, frame.duration_s)
 
     def clear_barge_in(self) -> None:
-        self._barge_run = []
+        self._barge_rule.reset()
 
     def replay_from(self, onset_s: float) -> list[tuple[AudioFrame, float]]:
         """Buffered frames from ``pre_roll_ms`` before ``onset_s``: the first syllable of a
