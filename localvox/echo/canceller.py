@@ -6,11 +6,12 @@ microphone frame through :meth:`EchoCanceller.clean`. Inside, per 16 ms block:
 
 1. the reference is read from a timeline kept in microphone-clock samples, shifted by the
    speaker-to-mic delay that a GCC-PHAT tracker estimates to a fraction of a sample; the
-   alignment follows clock drift along a fitted line (``align``) and reads the reference
-   between samples, so the echo path the filter sees stays fixed;
+   alignment then moves at the clock-drift rate measured from the filter (``align``) and
+   reads the reference between samples, so the echo path the filter sees stays fixed;
 2. a partitioned-block frequency-domain adaptive filter subtracts the linear echo
    (foreground/background filters and a leakage-driven step size protect it from
-   diverging while the user talks over the assistant);
+   diverging while the user talks over the assistant); until it has proven itself, a
+   least-squares solve on the last second (``wiener``) gives it a warm start;
 3. a spectral residual suppressor removes what the linear filter cannot.
 
 With no playback anywhere near, the signal passes through unchanged (apart from the fixed
