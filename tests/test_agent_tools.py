@@ -260,6 +260,7 @@ def add(a: int, b: int) -> int:
 @function_tool
 def blocking(seconds: float) -> str:
     """Sleep in a thread."""
+    # Deliberately blocking: the test proves the registry runs sync tools off the event loop.
     time.sleep(seconds)
     return threading.current_thread().name
 

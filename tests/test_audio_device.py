@@ -57,6 +57,7 @@ class _Stream:
                 self.callback(out, self.block, None, None)
                 self.fake.played.append(out[:, 0].copy())
             k += 1
+            # The fake sound card's own clock thread: a real device calls back on a clock too.
             time.sleep(max(0.0, t0 + k * period - time.monotonic()))
 
     def stop(self) -> None:

@@ -337,6 +337,7 @@ def test_killed_mid_call_keeps_every_committed_record(tmp_path, seeded):
             con.close()
             if len(committed) >= 14 or time.monotonic() > deadline:
                 break
+            # Polling a SQLite file written by a separate (SIGKILLed) process: no event to wait on.
             time.sleep(0.05)
         assert len(committed) >= 14  # start + 9 transcript lines + verification + tools
         proc.stdin.write("What is my balance?\n")  # a turn in flight while we kill

@@ -36,6 +36,7 @@ class OpenMeteo(BaseHTTPRequestHandler):
         url = urlparse(self.path)
         q = {k: v[0] for k, v in parse_qs(url.query).items()}
         type(self).requests.append(self.path)
+        # A slow weather API, in the server thread: what the "one moment" feedback is for.
         time.sleep(type(self).delay_s)
         if url.path.endswith("/search"):
             hit = PLACES.get(q.get("name", "").lower())

@@ -54,6 +54,7 @@ class Server:
                 if httpx.get(f"{self.base_url}/models", timeout=1).status_code == 200:
                     return
             except httpx.HTTPError:
+                # The llama.cpp server is another process: polling is the only signal it gives.
                 time.sleep(0.3)
         raise RuntimeError("llama_cpp.server did not start")
 
