@@ -108,3 +108,41 @@ def test_webrtc_rejects_bad_mode() -> None:
 
     with pytest.raises(ConfigError, match="0..3"):
         WebRtcVAD(mode=5)
+
+
+@needs_models("silero_vad")
+def test_silero_stays_quick_after_long_room_tone() -> None:
+    """Carried over 12 s of room tone, Silero's state goes numb (the same words score far
+    lower); the refresh between speech keeps the barge-in rule as quick as after 1 s."""
+    from localvox.audio import room_sim as rs
+    from localvox.echo.evaluate import score_barge_in, speech_onset, vad_probs
+    from localvox.modelpacks import resolve_model
+    from localvox.vad.silero import SileroVAD
+
+    config = load_config(use_user_file=False)
+    path = resolve_model(config.vad.model, config)
+    words = load_fixture("what_time").astype(np.float32)
+
+    def delay_ms(vad: SileroVAD, quiet_s: float) -> float:
+        scene = rs.simulate(rs.ROOMS[3], np.zeros(16000, np.float32), [(quiet_s, words)])
+        onset = speech_onset(words, quiet_s)
+        fired = score_barge_in(vad_probs(vad, scene.mic_without_echo), onset, onset + 2.0,
+                               0.5, 160).delay_ms
+        assert fired is not None
+        return fired
+
+    numb = SileroVAD(path, refresh_after_s=None)
+    assert delay_ms(numb, 12.0) > delay_ms(numb, 1.0) + 150  # the effect is real
+    fresh = SileroVAD(path)
+    assert delay_ms(fresh, 12.0) < delay_ms(fresh, 1.0) + 40
+
+
+@needs_models("silero_vad")
+def test_silero_refresh_lands_on_the_same_window_streamed_or_batched(silero) -> None:
+    rng = np.random.default_rng(3)
+    audio = np.concatenate([rng.normal(0, 0.003, 8 * 16000).astype(np.float32),
+                            load_fixture("what_time")[: 40 * W]])
+    silero.reset()
+    batched = silero.probabilities(audio)
+    streamed = frame_probs(silero, audio)
+    assert np.allclose(streamed, batched[: len(streamed)], atol=1e-5)

@@ -257,7 +257,8 @@ class EchoCanceller:
         if self.suppressor is not None:
             learning = ref_live and not self._learned()
             out = self.suppressor.process(e, y, self.filter.leak, active=ref_live,
-                                          learning=learning)
+                                          learning=learning,
+                                          measure=ref_live and self.filter.adapted)
         else:
             out = e
         self.ref.trim(self.n_mic - self.max_lag - (self.filter.P + 2) * N - self._window)

@@ -59,13 +59,16 @@ class ResidualSuppressor:
         self._blocks = 0
 
     def process(self, e: np.ndarray, y: np.ndarray, leak: float, active: bool,
-                learning: bool = False) -> np.ndarray:
+                learning: bool = False, measure: bool | None = None) -> np.ndarray:
         """``e``: linear-filter output block; ``y``: its echo estimate; returns a block.
 
         The returned block is delayed by ``block`` samples relative to ``e``.
         ``active`` is False when no playback is near: the gain then relaxes to 1.
         ``learning``: playback is on but the filter has not converged yet (the first second
         of the first reply): nothing can be told apart, so everything is held at the floor.
+        ``measure``: record this block's error/echo ratio (default: active and not
+        learning). The canceller turns it on as soon as the filter has adapted, so that
+        the ratios are already measured when the output is let through.
         """
         N = self.N
         self.e_buf[:N] = self.e_buf[N:]
@@ -80,7 +83,9 @@ class ResidualSuppressor:
         # Residual echo: at least a few percent of the echo estimate even when the
         # filter thinks it has converged (non-linearities), held across the tail.
         lk = min(1.0, max(leak, self.min_leak))
-        measured = self._measured_leak(Pe, Py, active and not learning) * Py
+        if measure is None:
+            measure = active and not learning
+        measured = self._measured_leak(Pe, Py, measure) * Py
         now = np.maximum(np.maximum(lk * Py, measured), self._coherent_part(E, Y, Py))
         self.residual = np.maximum(now, self.decay * self.residual)
         if learning:

@@ -72,9 +72,13 @@ class SileroVAD:
 
     frame_samples = WINDOW
 
-    def __init__(self, model_path: str | Path) -> None:
+    def __init__(self, model_path: str | Path, *, refresh_after_s: float | None = 3.0,
+                 quiet_below: float = 0.35) -> None:
         self.session = load_session(model_path)
         self.name = "silero"
+        self.quiet_below = quiet_below
+        self._refresh_windows = (None if refresh_after_s is None
+                                 else max(1, int(round(refresh_after_s * 16000 / WINDOW))))
         self.reset()
 
     def reset(self) -> None:
@@ -83,6 +87,7 @@ class SileroVAD:
         self._c = np.zeros(STATE_SHAPE, dtype=np.float32)
         self._context = np.zeros(CONTEXT, dtype=np.float32)
         self._pending = np.zeros(0, dtype=np.float32)
+        self._quiet_run = 0
         self.last = 0.0
 
     def probabilities(self, samples: np.ndarray) -> np.ndarray:
@@ -95,6 +100,22 @@ class SileroVAD:
         if n == 0:
             return np.zeros(0, dtype=np.float32)
         windows = x[: n * WINDOW].reshape(n, WINDOW)
+        probs = np.empty(n, dtype=np.float32)
+        done = 0
+        while done < n:
+            # Run up to the window where a refresh may fall due, so that it lands on the
+            # same window whether audio arrives one window per call or all at once.
+            todo = n - done
+            if self._refresh_windows is not None:
+                todo = min(todo, max(1, self._refresh_windows - self._quiet_run))
+            probs[done : done + todo] = self._run(windows[done : done + todo])
+            self._note_quiet(probs[done : done + todo])
+            done += todo
+        self.last = float(probs[-1])
+        return probs
+
+    def _run(self, windows: np.ndarray) -> np.ndarray:
+        n = len(windows)
         contexts = np.empty((n, CONTEXT), dtype=np.float32)
         contexts[0] = self._context
         if n > 1:
@@ -103,9 +124,28 @@ class SileroVAD:
         out, self._h, self._c = self.session.run(
             None, {"input": batch, "h": self._h, "c": self._c})
         self._context = windows[-1, -CONTEXT:].copy()
-        probs = np.asarray(out, dtype=np.float32).reshape(-1)
-        self.last = float(probs[-1])
-        return probs
+        return np.asarray(out, dtype=np.float32).reshape(-1)
+
+    def _note_quiet(self, probs: np.ndarray) -> None:
+        """Refresh the LSTM state after ``refresh_after_s`` of continuous non-speech.
+
+        Why: carried over many seconds of room tone (or of cleaned echo), Silero's state
+        drifts into a numb regime: measured on the simulated rooms, an utterance after
+        12 s of room tone needs a median 290 ms to pass the barge-in rule, against 170 ms
+        after 2 s (``localvox bench echo`` shows the effect as slow barge-ins in later
+        replies). Pipecat resets its Silero state every 5 s for the same reason; here it
+        only happens between speech, never inside a run the endpointer or barge-in rule
+        is counting, and the 64-sample context is kept so the next window is continuous.
+        """
+        if self._refresh_windows is None:
+            return
+        loud = np.flatnonzero(probs >= self.quiet_below)
+        self._quiet_run = (self._quiet_run + len(probs) if len(loud) == 0
+                           else len(probs) - 1 - int(loud[-1]))
+        if self._quiet_run >= self._refresh_windows:
+            self._h = np.zeros(STATE_SHAPE, dtype=np.float32)
+            self._c = np.zeros(STATE_SHAPE, dtype=np.float32)
+            self._quiet_run = 0
 
     def probability(self, samples: np.ndarray) -> float:
         probs = self.probabilities(samples)
