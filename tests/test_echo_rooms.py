@@ -34,6 +34,19 @@ def speech() -> dict[str, np.ndarray]:
     return {"reply": np.concatenate([a[0], gap, a[1]]) * 0.5, "stop": u[0]}
 
 
+# Openings of the long reply (rotation in s) that leak a false barge-in in the living room
+# under the plain full-duplex rule (found by ``localvox bench echo``'s opening sweep).
+OPENINGS = [4.85, 9.7, 13.58]
+
+
+@pytest.fixture(scope="module")
+def long_reply() -> np.ndarray:
+    """The benchmark's ~20 s reply: every assistant line, 0.25 s apart."""
+    gap = np.zeros(SR // 4, np.float32)
+    return np.concatenate([np.concatenate([a, gap])
+                           for a in rs.piper_speech(rs.ASSISTANT_LINES)]) * 0.5
+
+
 @pytest.fixture(scope="module")
 def vad():
     from localvox.config import load_config
@@ -109,3 +122,35 @@ def test_reply_saying_the_wake_word_does_not_wake_the_assistant(speech) -> None:
 
     assert detections(scene.mic) >= 1, "raw mic should wake (else the test proves nothing)"
     assert detections(cleaned) == 0
+
+
+def test_canceller_claims_full_duplex_only_after_proving_itself(speech) -> None:
+    """The engine applies the normal barge-in threshold only once ``full_duplex`` is True."""
+    scene = rs.simulate(rs.ROOMS[1], speech["reply"])
+    cl = run_canceller(scene, EchoCanceller())
+    flags = cl.full_duplex
+    assert not flags[: int(EchoCanceller.proven_after_s / 0.032)].any()
+    assert flags[-1], "after a whole reply the canceller should have proven itself"
+    first = int(np.argmax(flags))
+    assert flags[first:].all()  # once proven it stays proven (same room, same device)
+
+
+@pytest.mark.parametrize("rotation_s", OPENINGS, ids=lambda s: f"at_{s:g}s")
+def test_reply_openings_do_not_trigger_barge_in_under_the_engine_rule(rotation_s, long_reply,
+                                                                      vad) -> None:
+    """The first seconds of a first reply, when the canceller is still learning the room.
+
+    These openings leak a false barge-in under the normal (full-duplex) threshold; the
+    engine's rule -- the half-duplex threshold until the canceller claims full duplex --
+    must not fire on any of them.
+    """
+    from localvox.config import load_config
+
+    half = load_config(use_user_file=False).pipeline.barge_in_threshold
+    opening = np.roll(long_reply, -int(rotation_s * SR))[: 4 * SR]
+    scene = rs.simulate(rs.ROOMS[2], opening)
+    cl = run_canceller(scene, EchoCanceller())
+    probs = vad_probs(vad, cl.out)
+    assert barge_ins(probs, 0.032, 0.5, 160), "ungated rule should fire (else this proves nothing)"
+    assert barge_ins(probs, 0.032, 0.5, 160, half_duplex_threshold=half,
+                     full_duplex=cl.full_duplex) == []

@@ -33,6 +33,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--trials", type=int, default=10,
                    help="barge-in trials per room (one user utterance each)")
     p.add_argument("--filter-ms", type=float, default=None, help="override [echo] filter_ms")
+    p.add_argument("--openings", type=int, default=20,
+                   help="reply openings per room (first 4 s of a first reply, echo only)")
     p.add_argument("--no-asr", action="store_true", help="skip the WER measurement")
     p.add_argument("--threshold", type=float, default=None,
                    help="barge-in VAD threshold (default: [vad] threshold, the full-duplex "
@@ -98,6 +100,9 @@ def run(args: argparse.Namespace, config: Any) -> int:
     filter_ms = args.filter_ms or config.echo.filter_ms
     thr = args.threshold if args.threshold is not None else config.vad.threshold
     min_ms = args.min_ms if args.min_ms is not None else config.pipeline.barge_in_min_ms
+    # Until the canceller claims full duplex (it has proven itself on the room), the
+    # engine applies the half-duplex threshold to the cleaned signal; so does the bench.
+    rule = {"half_duplex_threshold": config.pipeline.barge_in_threshold}
 
     print("making speech with Piper ...", flush=True)
     assistant = rs.piper_speech(rs.ASSISTANT_LINES, config=config)
@@ -122,9 +127,22 @@ def run(args: argparse.Namespace, config: Any) -> int:
                             end_s=speech_s)
         from localvox.echo.bargein import barge_ins
 
-        fb_clean = len(barge_ins(vad_probs(vad, cl.out), 0.032, thr, min_ms))
+        fb_clean = len(barge_ins(vad_probs(vad, cl.out), 0.032, thr, min_ms, **rule,
+                                 full_duplex=cl.full_duplex))
         fb_raw = len(barge_ins(vad_probs(vad, scene.mic), 0.032, thr, min_ms))
         rtf = cl.seconds / (len(scene.mic) / rs.SR)
+
+        # 1b. Openings: the first 4 s of a first reply, where the canceller is still
+        # learning the room -- the likeliest place for a false barge-in, so sample many.
+        openings = {"gated": 0, "ungated": 0, "seconds": 0.0}
+        for j in range(args.openings):
+            start = rs.simulate(room, np.roll(reply, -int(j * 0.97 * rs.SR))[: 4 * rs.SR])
+            oc = run_canceller(start, canceller())
+            probs = vad_probs(vad, oc.out)
+            openings["gated"] += bool(barge_ins(probs, 0.032, thr, min_ms, **rule,
+                                                full_duplex=oc.full_duplex))
+            openings["ungated"] += bool(barge_ins(probs, 0.032, thr, min_ms))
+            openings["seconds"] += 4.0
 
         # 2. Barge-in trials: a user utterance over the reply, 2.5-7 s in.
         trials = []
@@ -136,7 +154,8 @@ def run(args: argparse.Namespace, config: Any) -> int:
             c = run_canceller(sc, canceller())
             onset = speech_onset(users[k], start)
             end = start + len(users[k]) / rs.SR
-            outcome = score_barge_in(vad_probs(vad, c.out), onset, end, thr, min_ms)
+            outcome = score_barge_in(vad_probs(vad, c.out), onset, end, thr, min_ms, **rule,
+                                     full_duplex=c.full_duplex)
             # The same rule on the user's speech with no echo at all: the VAD's own floor.
             no_echo = score_barge_in(vad_probs(vad, sc.mic_without_echo), onset, end, thr,
                                      min_ms)
@@ -154,8 +173,9 @@ def run(args: argparse.Namespace, config: Any) -> int:
             shift = (len(earlier) + len(pause)) / rs.SR
             wsc = rs.simulate(room, np.concatenate([earlier, pause, rot]),
                               [(shift + start, users[k])])
-            warm = score_barge_in(vad_probs(vad, run_canceller(wsc, canceller()).out),
-                                  onset + shift, end + shift, thr, min_ms)
+            wc = run_canceller(wsc, canceller())
+            warm = score_barge_in(vad_probs(vad, wc.out), onset + shift, end + shift, thr,
+                                  min_ms, **rule, full_duplex=wc.full_duplex)
             row.update(warm_detected=warm.fired is not None, warm_delay_ms=warm.delay_ms,
                        warm_false_before=warm.false_before,
                        warm_pre_onset_s=onset + shift - len(pause) / rs.SR)
@@ -171,7 +191,7 @@ def run(args: argparse.Namespace, config: Any) -> int:
                         "estimated_delay_ms": cl.delay_ms, "erle_db": erle_all,
                         "erle_converged_db": erle_conv, "assistant_speech_s": speech_s,
                         "false_barge_ins_clean": fb_clean, "false_barge_ins_raw": fb_raw,
-                        "rtf": rtf, "trials": trials})
+                        "rtf": rtf, "trials": trials, "openings": openings})
 
     summary = _summarise(results, asr is not None)
     _print_table(results, summary, filter_ms, thr, min_ms, asr.name if asr else None)
@@ -205,9 +225,9 @@ def _summarise(results: list[dict], with_asr: bool) -> dict[str, Any]:
     # Echo-only time: the whole reply of each room's echo-only scene, plus the part of every
     # barge-in trial before the user speaks (the engine stops the reply at the first
     # barge-in, so a trial contributes at most one false one).
-    minutes = (sum(r["assistant_speech_s"] for r in results)
+    minutes = (sum(r["assistant_speech_s"] + r["openings"]["seconds"] for r in results)
                + sum(t["pre_onset_s"] for t in trials)) / 60
-    false_clean = (sum(r["false_barge_ins_clean"] for r in results)
+    false_clean = (sum(r["false_barge_ins_clean"] + r["openings"]["gated"] for r in results)
                    + sum(1 for t in trials if t["false_before"]))
     warm_minutes = sum(t["warm_pre_onset_s"] for t in trials) / 60
     warm_delays = [t["warm_delay_ms"] for t in trials if t["warm_delay_ms"] is not None]
@@ -218,6 +238,10 @@ def _summarise(results: list[dict], with_asr: bool) -> dict[str, Any]:
         "false_barge_ins_per_min_raw": sum(r["false_barge_ins_raw"] for r in results)
         / (sum(r["assistant_speech_s"] for r in results) / 60),
         "trials_with_false_barge_in": sum(1 for t in trials if t["false_before"]),
+        "openings": sum(int(r["openings"]["seconds"] // 4) for r in results),
+        "openings_with_false_barge_in": sum(r["openings"]["gated"] for r in results),
+        "openings_with_false_barge_in_ungated": sum(r["openings"]["ungated"]
+                                                    for r in results),
         "barge_in_detected": sum(t["detected"] for t in trials) / max(1, len(trials)),
         "barge_in_within_300ms": sum(1 for d in delays if d <= 300) / max(1, len(trials)),
         "barge_in_delay_ms_median": statistics.median(delays) if delays else None,
@@ -260,8 +284,9 @@ def _print_table(results: list[dict], s: dict, filter_ms: float, thr: float, min
         ds = [t["delay_ms"] for t in tr if t["delay_ms"] is not None]
         w300 = sum(1 for d in ds if d <= 300) / max(1, len(tr))
         mins = r["assistant_speech_s"] / 60
-        pre = sum(t["pre_onset_s"] for t in tr) / 60
-        nfb = r["false_barge_ins_clean"] + sum(1 for t in tr if t["false_before"])
+        pre = (sum(t["pre_onset_s"] for t in tr) + r["openings"]["seconds"]) / 60
+        nfb = (r["false_barge_ins_clean"] + r["openings"]["gated"]
+               + sum(1 for t in tr if t["false_before"]))
         fb = f"{r['false_barge_ins_raw'] / mins:.0f}>{nfb / (mins + pre):.1f}"
         wer = r.get("wer")
         ws = f"{wer['ref']:.2f}/{wer['clean']:.2f}/{wer['raw']:.2f}" if wer else "-"
@@ -276,6 +301,10 @@ def _print_table(results: list[dict], s: dict, filter_ms: float, thr: float, min
     print(f"ERLE mean {s['erle_db_mean']:.1f} dB ({s['erle_converged_db_mean']:.1f} dB after "
           f"the first 2 s); false barge-ins {s['false_barge_ins_per_min_clean']:.2f}/min of "
           f"assistant speech cleaned vs {s['false_barge_ins_per_min_raw']:.1f}/min raw")
+    print(f"reply openings (first 4 s of a first reply, echo only): "
+          f"{s['openings_with_false_barge_in']} of {s['openings']} had a false barge-in with "
+          f"the engine's rule ({s['openings_with_false_barge_in_ungated']} if full duplex "
+          f"were claimed from the start)")
     med = s["barge_in_delay_ms_median"]
     worst = s["barge_in_delay_ms_max"]
     print(f"barge-in in the first reply of a session (cold canceller): {s['barge_in_detected']:.0%} detected, {s['barge_in_within_300ms']:.0%} "

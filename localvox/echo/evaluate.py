@@ -27,6 +27,9 @@ class Cleaned:
     seconds: float
     """Wall time spent in ``clean``."""
     delay_ms: float | None
+    full_duplex: np.ndarray | None = None
+    """Per 32 ms frame, the canceller's ``full_duplex`` after cleaning it (which barge-in
+    threshold the engine would apply to that frame)."""
 
 
 def run_canceller(scene: Scene, canceller: EchoCanceller | None = None,
@@ -40,6 +43,7 @@ def run_canceller(scene: Scene, canceller: EchoCanceller | None = None,
     chunks = reference_chunks if reference_chunks is not None else [(0.0, scene.playback)]
     pending = sorted(chunks, key=lambda c: c[0])
     outs = []
+    duplex = []
     spent = 0.0
     mic = scene.mic
     for i in range(0, len(mic) - FRAME + 1, FRAME):
@@ -49,9 +53,10 @@ def run_canceller(scene: Scene, canceller: EchoCanceller | None = None,
         t = time.perf_counter()
         outs.append(ec.clean(mic[i : i + FRAME]))
         spent += time.perf_counter() - t
+        duplex.append(ec.full_duplex)
     out = np.concatenate(outs) if outs else np.zeros(0, np.float32)
     return Cleaned(out=out, latency=ec.latency_samples, seconds=spent,
-                   delay_ms=ec.state().delay_ms)
+                   delay_ms=ec.state().delay_ms, full_duplex=np.asarray(duplex, bool))
 
 
 def erle_db(mic: np.ndarray, out: np.ndarray, echo: np.ndarray, latency: int,
@@ -106,8 +111,10 @@ class BargeInOutcome:
 
 
 def score_barge_in(probs: np.ndarray, onset_s: float, end_s: float, threshold: float,
-                   min_ms: float) -> BargeInOutcome:
-    fires = barge_ins(probs, FRAME / SR, threshold, min_ms)
+                   min_ms: float, *, half_duplex_threshold: float | None = None,
+                   full_duplex: np.ndarray | None = None) -> BargeInOutcome:
+    fires = barge_ins(probs, FRAME / SR, threshold, min_ms,
+                      half_duplex_threshold=half_duplex_threshold, full_duplex=full_duplex)
     before = [f for f in fires if f.at_s < onset_s]
     during = [f for f in fires if onset_s <= f.at_s <= end_s + 0.3]
     return BargeInOutcome(onset_s=onset_s, fired=during[0] if during else None,
