@@ -471,12 +471,12 @@ async def test_text_turns_errors_become_notices_and_loop_goes_on():
     assert engine.sink.samples > 0
 
 
-async def test_tts_failure_is_a_notice_and_text_reply_still_arrives():
-    engine = make_engine(None, tts=FakeTTS(fail=True))
+async def typed_turn(engine: TurnEngine, text: str) -> list[Any]:
+    """Run the engine for one typed turn (until its trace is written); return its events."""
     q = engine.subscribe()
     task = asyncio.ensure_future(engine.run())
-    await engine.submit_text("hello")
-    for _ in range(100):
+    await engine.submit_text(text)
+    for _ in range(100):  # polled: the engine has no "turn finished" awaitable
         if engine.traces:
             break
         await asyncio.sleep(0.02)
@@ -485,6 +485,12 @@ async def test_tts_failure_is_a_notice_and_text_reply_still_arrives():
     events = []
     while not q.empty():
         events.append(q.get_nowait())
+    return events
+
+
+async def test_tts_failure_is_a_notice_and_text_reply_still_arrives():
+    engine = make_engine(None, tts=FakeTTS(fail=True))
+    events = await typed_turn(engine, "hello")
     assert any("voice file corrupt" in n.message for n in of(events, Notice))
     assert of(events, ReplyDone)[0].text == "It is noon. Have a nice day."
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from localvox import registry
@@ -12,7 +10,7 @@ from localvox.errors import AudioDeviceError, LocalvoxError
 from localvox.pipeline.events import Notice, ReplyDone, TurnState
 from localvox.pipeline.factory import SpeechParts, build_engine, default_trace_path
 
-from test_pipeline_engine import FakeAgent, FakeASR, FakeTTS, FakeVAD  # noqa: E402
+from test_pipeline_engine import FakeAgent, FakeASR, FakeTTS, FakeVAD, typed_turn  # noqa: E402
 
 
 @pytest.fixture
@@ -35,18 +33,7 @@ async def test_no_sound_card_gives_text_mode_and_typed_turns_work(no_sound_card,
     engine = await build_engine(config, parts=parts, agent=agent,
                                 trace_path=tmp_path / "t.jsonl")
     assert engine.source is None
-    q = engine.subscribe()
-    task = asyncio.ensure_future(engine.run())
-    await engine.submit_text("hello")
-    for _ in range(100):
-        if engine.traces:
-            break
-        await asyncio.sleep(0.02)
-    await engine.stop()
-    await asyncio.wait_for(task, 5)
-    events = []
-    while not q.empty():
-        events.append(q.get_nowait())
+    events = await typed_turn(engine, "hello")
     notices = [e.message for e in events if isinstance(e, Notice)]
     assert any("no source devices" in m for m in notices)
     assert any("no sink devices" in m for m in notices)
