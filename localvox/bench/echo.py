@@ -136,8 +136,8 @@ def run(args: argparse.Namespace, config: Any) -> int:
         # learning the room -- the likeliest place for a false barge-in, so sample many.
         openings = {"gated": 0, "ungated": 0, "seconds": 0.0}
         for j in range(args.openings):
-            start = rs.simulate(room, np.roll(reply, -int(j * 0.97 * rs.SR))[: 4 * rs.SR])
-            oc = run_canceller(start, canceller())
+            opening = rs.simulate(room, np.roll(reply, -int(j * 0.97 * rs.SR))[: 4 * rs.SR])
+            oc = run_canceller(opening, canceller())
             probs = vad_probs(vad, oc.out)
             openings["gated"] += bool(barge_ins(probs, 0.032, thr, min_ms, **rule,
                                                 full_duplex=oc.full_duplex))
