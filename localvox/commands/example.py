@@ -77,7 +77,10 @@ def _voice(app: Any, args: argparse.Namespace, config: Any) -> int:
     async def main() -> int:
         session = await app.open_session()
         try:
-            engine = await build_engine(config, agent=SessionAgent(session),
+            agent = SessionAgent(session)
+            for said in await agent.join():
+                print(f"[{args.name} greets] {said}", flush=True)
+            engine = await build_engine(config, agent=agent,
                                         input_path=getattr(args, "input", None),
                                         output_path=getattr(args, "output", None))
             return int(await run_text_mode(engine) or 0)

@@ -133,6 +133,21 @@ class SessionAgent:
                 return False
         return True
 
+    async def join(self, timeout: float = 5.0) -> list[str]:
+        """Open the conversation as the SDK's text loop does: send ``UserJoined``.
+
+        Why: the session's nodes start on it (the bank's audit logger records CALL_START,
+        the agent prepares its greeting). Returns what the agent said on join, for the
+        caller to show; the speech loop waits for the wake word, so it is not spoken.
+        """
+        from localvox.agent import events as ev
+
+        stream = self.session.events()
+        await self.session.send(ev.UserJoined())
+        await self.session.idle(timeout)
+        stream.close()
+        return [e.text async for e in stream if isinstance(e, ev.Speak) and e.text]
+
     async def respond(self, text: str) -> AsyncIterator[ReplyPiece]:
         from localvox.agent import events as ev
 
