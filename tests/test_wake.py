@@ -124,3 +124,57 @@ def test_every_packaged_wake_model_loads(model_id: str) -> None:
     assert detector.process(np.zeros(SAMPLE_RATE, np.float32), 1.0) is None
     assert detector.max_score < 0.1
     detector.close()
+
+
+def _room_then_jarvis(seconds: float = 8.0) -> np.ndarray:
+    """Faint pink room tone (-50 dBFS), then "hey jarvis" over it, then a short tail."""
+    from localvox.audio import room_sim as rs
+
+    phrase = with_tail(load_fixture("hey_jarvis"))
+    lead = int(seconds * SAMPLE_RATE)
+    tone = rs._pink(np.random.default_rng(3), lead + len(phrase)).astype(np.float32) * 0.003
+    tone[lead:] += phrase
+    return tone
+
+
+def test_quiet_room_tone_is_not_analysed_but_the_wake_word_still_fires() -> None:
+    """Idle CPU: room tone skips the models; the phrase after it scores as if they had run."""
+    # (Without the step-grid alignment in ``_catch_up`` the score was 0.82 instead of 0.98.)
+    from localvox.wake.openwakeword import PRIME_S, create
+
+    config = load_config(use_user_file=False)
+    audio = _room_then_jarvis()
+    gated, always = create(config), create(config, gate_quiet=False)
+    try:
+        hits = detections(gated, audio)
+        skipped = gated.skipped_s
+        reference = detections(always, audio)
+    finally:
+        gated.close()
+        always.close()
+    assert always.skipped_s == 0.0
+    # Everything before the phrase but the first block is skipped: ~8 s of 8.
+    assert skipped > 8.0 - PRIME_S / 2, skipped
+    assert len(hits) == len(reference) == 1
+    # The same 80 ms windows are scored: the same detection, to the float.
+    assert hits[0].at_s == pytest.approx(reference[0].at_s, abs=1e-6)
+    assert hits[0].score == pytest.approx(reference[0].score, abs=1e-5)
+
+
+def test_quiet_gate_learns_a_louder_room_and_opens_for_speech() -> None:
+    from localvox.audio import room_sim as rs
+    from localvox.wake.openwakeword import QuietGate
+
+    gate = QuietGate()
+    rng = np.random.default_rng(4)
+    block = 320
+    quiet = rs._pink(rng, 20 * SAMPLE_RATE) * 0.003
+    fan = rs._pink(rng, 20 * SAMPLE_RATE) * 0.03       # a fan 20 dB louder switches on
+    flags = [gate.is_sound(quiet[i:i + block]) for i in range(0, 5 * SAMPLE_RATE, block)]
+    assert not any(flags[5:])
+    loud = [gate.is_sound(fan[i:i + block]) for i in range(0, len(fan), block)]
+    assert loud[0] and not any(loud[-200:])             # sound at first, then the new floor
+    speech = load_fixture("hey_jarvis")
+    heard = [gate.is_sound(speech[i:i + block] + fan[i:i + block])
+             for i in range(0, len(speech) - block, block)]
+    assert sum(heard) >= 5

@@ -34,6 +34,43 @@ The wake model looks at 16 embeddings, each built from 76 mel frames, so ~2.1 s 
 history must exist before the first score means anything. pyopen-wakeword primes with
 8 s of zeros, which costs ~1 s of CPU on every reset here; 2.5 s gives the same scores.
 """
+QUIET_GATE_DB = 10.0
+"""A block this far above the tracked room floor counts as sound (see ``QuietGate``)."""
+FLOOR_RISE_DB_PER_S = 3.0
+
+
+class QuietGate:
+    """Is there anything but steady room tone? Why: idle CPU.
+
+    While localvox sleeps, almost all of its CPU is openWakeWord's embedding model, run
+    every 80 ms on whatever the microphone hears -- mostly room tone, which cannot hold a
+    wake word. The gate tracks the room's floor (the minimum block energy, allowed to rise
+    slowly so a fan switching on is learned) and reports sound when a block is
+    ``QUIET_GATE_DB`` above it; a spoken wake word is far louder than that.
+    """
+
+    def __init__(self, gate_db: float = QUIET_GATE_DB, rise_db_per_s: float = FLOOR_RISE_DB_PER_S,
+                 ) -> None:
+        self.ratio = 10 ** (gate_db / 10)
+        self.rise_db_per_s = rise_db_per_s
+        self.smoothing_s = 0.1
+        self.floor: float | None = None
+        self.level: float | None = None
+
+    def is_sound(self, samples: np.ndarray) -> bool:
+        """Feed the next block; True if it (smoothed over ~0.1 s) stands out of the floor."""
+        energy = max(float(np.mean(np.square(samples, dtype=np.float64))), 1e-10)
+        seconds = len(samples) / SAMPLE_RATE
+        if self.floor is None or self.level is None:
+            self.floor = self.level = energy
+        a = min(1.0, seconds / self.smoothing_s)   # room tone flickers by ~10 dB per block
+        self.level = (1 - a) * self.level + a * energy
+        loud = self.level > self.floor * self.ratio
+        self.floor = min(self.level, self.floor * 10 ** (self.rise_db_per_s * seconds / 10))
+        return loud
+
+    def reset(self) -> None:
+        self.floor = self.level = None
 
 
 class OpenWakeWordDetector:
@@ -49,12 +86,19 @@ class OpenWakeWordDetector:
 
     ``last_score`` and ``max_score`` (since the last ``reset``) are kept for diagnostics
     and for tuning the threshold (``localvox doctor`` / the TUI meter).
+
+    Idle gating (``gate_quiet``, on by default): while the microphone hears only room tone
+    (``QuietGate``), the models are not run at all; the last ``PRIME_S`` of audio is kept.
+    When sound comes, the feature stage restarts on that kept audio, so the wake model
+    scores the onset of the phrase on the same ~2 s of real history it would have had
+    running all along. ``skipped_s`` counts the audio not analysed.
     """
 
     def __init__(self, model_path: str | Path, melspectrogram_path: str | Path,
                  embedding_path: str | Path, *, name: str | None = None,
                  threshold: float = 0.5, refractory_s: float = 2.0,
-                 libtensorflowlite_c_path: str | Path | None = None) -> None:
+                 libtensorflowlite_c_path: str | Path | None = None,
+                 gate_quiet: bool = True) -> None:
         try:
             from pyopen_wakeword.openwakeword import (OpenWakeWord, OpenWakeWordFeatures,
                                                       _find_tensorflowlite_c)
@@ -75,10 +119,40 @@ class OpenWakeWordDetector:
         self.last_score = 0.0
         self.max_score = 0.0
         self._last_fire_s: float | None = None
+        self._gate = QuietGate() if gate_quiet else None
+        self._kept = np.zeros(int(PRIME_S * SAMPLE_RATE), np.float32)
+        self._open_until = float("-inf")
+        self._stale = False
+        self.skipped_s = 0.0
+        self._fed = 0
+        """Samples given to ``process`` since the last reset, skipped ones included."""
         self._prime()
 
     def _prime(self) -> None:
         self._features.new_audio_samples = int(PRIME_S * SAMPLE_RATE)
+
+    def _keep(self, samples: np.ndarray) -> None:
+        n = min(len(samples), len(self._kept))
+        self._kept = np.roll(self._kept, -n)
+        self._kept[-n:] = samples[-n:]
+
+    def _catch_up(self) -> np.ndarray:
+        """Restart the feature stage on the kept audio (it was skipped while quiet).
+
+        The kept audio is cut so that the 80 ms steps land where they would have landed
+        running all along (the step grid is fixed by the prime at ``reset``): the wake
+        model then scores the same windows of audio, not ones shifted by up to a step.
+        """
+        from pyopen_wakeword.openwakeword import MEL_SAMPLES, SAMPLES_PER_CHUNK
+
+        phase = (MEL_SAMPLES - int(PRIME_S * SAMPLE_RATE)) % SAMPLES_PER_CHUNK
+        want = (self._fed + MEL_SAMPLES - phase) % SAMPLES_PER_CHUNK
+        n = len(self._kept) - (len(self._kept) - want) % SAMPLES_PER_CHUNK
+        self._features.reset()
+        self._model.reset()
+        self._features.new_audio_samples = 0
+        self._stale = False
+        return self._kept[len(self._kept) - n:].copy()
 
     def process(self, samples: np.ndarray, end_s: float) -> Detection | None:
         """Feed 16 kHz float32 audio ending at stream time ``end_s``; return a detection or None.
@@ -89,6 +163,17 @@ class OpenWakeWordDetector:
         samples = np.asarray(samples, dtype=np.float32)
         if samples.size == 0:
             return None
+        self._fed += len(samples)
+        if self._gate is not None:
+            self._keep(samples)
+            if self._gate.is_sound(samples):
+                self._open_until = end_s + PRIME_S
+            if end_s > self._open_until:     # only room tone for PRIME_S: nothing to hear
+                self._stale = True
+                self.skipped_s += len(samples) / SAMPLE_RATE
+                return None
+            if self._stale:
+                samples = self._catch_up()
         pcm = to_int16(samples).tobytes()
         best: Detection | None = None
         for emb in self._features.process_streaming(pcm):
@@ -132,6 +217,13 @@ class OpenWakeWordDetector:
         self.last_score = 0.0
         self.max_score = 0.0
         self._last_fire_s = None
+        if self._gate is not None:
+            self._gate.reset()
+        self._kept[:] = 0.0
+        self._fed = 0
+        self._open_until = float("-inf")
+        self._stale = False
+        self.skipped_s = 0.0
 
     def close(self) -> None:
         self._features.close()
