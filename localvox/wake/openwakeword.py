@@ -61,8 +61,9 @@ class QuietGate:
         """Feed the next block; True if it (smoothed over ~0.1 s) stands out of the floor."""
         energy = max(float(np.mean(np.square(samples, dtype=np.float64))), 1e-10)
         seconds = len(samples) / SAMPLE_RATE
-        if self.floor is None or self.level is None:
+        if self.floor is None or self.level is None:   # a new room: assume sound until known
             self.floor = self.level = energy
+            return True
         a = min(1.0, seconds / self.smoothing_s)   # room tone flickers by ~10 dB per block
         self.level = (1 - a) * self.level + a * energy
         loud = self.level > self.floor * self.ratio
@@ -217,8 +218,8 @@ class OpenWakeWordDetector:
         self.last_score = 0.0
         self.max_score = 0.0
         self._last_fire_s = None
-        if self._gate is not None:
-            self._gate.reset()
+        # The gate's room floor is kept: re-arming after a reply is the same room, and a
+        # floor learned from the user's first words would shut the gate on the next ones.
         self._kept[:] = 0.0
         self._fed = 0
         self._open_until = float("-inf")
