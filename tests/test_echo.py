@@ -181,3 +181,27 @@ def test_canceller_measures_and_follows_clock_drift() -> None:
     drifting = erle_db(scene.mic, cl.out, scene.echo, 0, start_s=6.0)
     fixed = erle_db(still.mic, ref.out, still.echo, 0, start_s=6.0)
     assert drifting > fixed - 4.0
+
+
+def test_reverb_tail_reads_the_decay_from_the_filter_and_rings_on() -> None:
+    """The tail continues the filter's last partition at the rate its partitions decay."""
+    from localvox.echo.reverb import ReverbTail
+
+    P, K = 8, 257
+    rng = np.random.default_rng(2)
+    true_decay = 0.5                                    # per 16 ms block: RT60 ~ 0.16 s
+    shape = rng.uniform(0.5, 1.5, K)
+    W = np.sqrt(shape[None, :] * true_decay ** np.arange(P)[:, None]).astype(np.complex128)
+    X = np.ones((P, K), np.complex128)
+    tail = ReverbTail()
+    first = tail.update(W, X)
+    assert tail.decay == pytest.approx(true_decay, rel=0.01)
+    assert np.allclose(first, 0.5 * true_decay * np.abs(W[-1]) ** 2)
+    silent = np.zeros_like(X)                           # the assistant stops: the room rings on
+    ringing = [tail.update(W, silent).sum() for _ in range(4)]
+    assert ringing == pytest.approx([first.sum() * true_decay ** (i + 1) for i in range(4)])
+    # A dry room: only the first partition carries the echo, the tail is nothing.
+    dry = np.zeros((P, K), np.complex128)
+    dry[0] = 1.0
+    dry[1:] = 1e-6
+    assert ReverbTail().update(dry, X).max() < 1e-10

@@ -5,10 +5,12 @@ its own misadjustment, or the loudspeaker's non-linear distortion; what is left 
 but still *speech*, and a level-independent VAD like Silero will call it speech. So the
 residual is estimated per frequency bin and removed with a spectral gain:
 
-    residual(k)  = the largest of three estimates, held with a decay (the room's late reverb):
+    residual(k)  = the largest of four estimates, held with a short decay:
                    leak * |Y(k)|^2              the filter's own leakage estimate;
                    measured(k) * |Y(k)|^2       the error/echo ratio recently measured;
-                   |S_ey(k)|^2 / S_yy(k)        the part of the error coherent with the echo
+                   |S_ey(k)|^2 / S_yy(k)        the part of the error coherent with the echo;
+                   tail(k)                      the room's reverberation past the filter's
+                                                length (``echo.reverb``, from the canceller)
     gain(k)      = max(floor, 1 - over * residual(k) / |E(k)|^2)
 
 where Y is the filter's echo estimate and E its error. Where the user talks, |E|^2 is far
@@ -59,7 +61,8 @@ class ResidualSuppressor:
         self._blocks = 0
 
     def process(self, e: np.ndarray, y: np.ndarray, leak: float, active: bool,
-                learning: bool = False, measure: bool | None = None) -> np.ndarray:
+                learning: bool = False, measure: bool | None = None,
+                tail: np.ndarray | None = None) -> np.ndarray:
         """``e``: linear-filter output block; ``y``: its echo estimate; returns a block.
 
         The returned block is delayed by ``block`` samples relative to ``e``.
@@ -69,6 +72,7 @@ class ResidualSuppressor:
         ``measure``: record this block's error/echo ratio (default: active and not
         learning). The canceller turns it on as soon as the filter has adapted, so that
         the ratios are already measured when the output is let through.
+        ``tail``: the reverberation past the linear filter, per bin (``echo.reverb``).
         """
         N = self.N
         self.e_buf[:N] = self.e_buf[N:]
@@ -87,6 +91,8 @@ class ResidualSuppressor:
             measure = active and not learning
         measured = self._measured_leak(Pe, Py, measure) * Py
         now = np.maximum(np.maximum(lk * Py, measured), self._coherent_part(E, Y, Py))
+        if tail is not None:
+            now = np.maximum(now, tail)
         self.residual = np.maximum(now, self.decay * self.residual)
         if learning:
             target = np.zeros_like(Pe)
