@@ -44,9 +44,10 @@ class QuietGate:
 
     While localvox sleeps, almost all of its CPU is openWakeWord's embedding model, run
     every 80 ms on whatever the microphone hears -- mostly room tone, which cannot hold a
-    wake word. The gate tracks the room's floor (the minimum block energy, allowed to rise
-    slowly so a fan switching on is learned) and reports sound when a block is
-    ``QUIET_GATE_DB`` above it; a spoken wake word is far louder than that.
+    wake word. The gate tracks the room's floor (the minimum of the level smoothed over
+    ~0.1 s, allowed to rise slowly so a fan switching on is learned) and reports sound when
+    the level is ``QUIET_GATE_DB`` above it; a spoken wake word is far louder than that.
+    The floor is never forgotten: re-arming after a reply is the same room.
     """
 
     def __init__(self, gate_db: float = QUIET_GATE_DB, rise_db_per_s: float = FLOOR_RISE_DB_PER_S,
@@ -69,9 +70,6 @@ class QuietGate:
         loud = self.level > self.floor * self.ratio
         self.floor = min(self.level, self.floor * 10 ** (self.rise_db_per_s * seconds / 10))
         return loud
-
-    def reset(self) -> None:
-        self.floor = self.level = None
 
 
 class OpenWakeWordDetector:
