@@ -10,11 +10,19 @@ ends, so tests can check positions without transcribing.
     fixture_text("what_time")              -> "What time is it?"
     @needs_models("silero_vad")            -> mark ``models``; skip with the pip command if missing
     pytestmark = model_marks("hey_jarvis") -> the same for a whole module
+
+A missing pack is a *failure* when ``LOCALVOX_REQUIRE_MODELS=1`` (``scripts/test.sh``, what
+CI runs, sets it): a broken or renamed pack install must not land as "N skipped". Then a
+skipped test marked ``models`` fails with the skip reason, which names the pack and its pip
+command. Deselecting the model tests on purpose (``-m "not models"``) still works: they are
+never run, so they never fail.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable
@@ -23,6 +31,16 @@ import numpy as np
 import pytest
 
 FIXTURES_DIR = Path(__file__).resolve().parent / "fixtures"
+
+REQUIRE_MODELS_ENV = "LOCALVOX_REQUIRE_MODELS"
+"""Set to 1 (``scripts/test.sh`` does) to turn a missing model pack into a failure."""
+
+_MODEL_SKIP = re.compile(r"model|pack|pip install|could not import", re.IGNORECASE)
+"""Skip reasons that mean "a model pack (or the runtime it needs) is not installed"."""
+
+
+def models_required() -> bool:
+    return os.environ.get(REQUIRE_MODELS_ENV, "") not in ("", "0")
 
 
 @lru_cache(maxsize=None)
@@ -89,6 +107,26 @@ def needs_models(*model_ids: str) -> Callable[[Any], Any]:
         return obj
 
     return decorate
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Any:
+    """Under ``LOCALVOX_REQUIRE_MODELS=1`` a model test skipped for a missing pack fails.
+
+    Why at the report: the skip can come from ``model_marks`` (a ``skipif``), from a test
+    calling ``pytest.skip`` with ``missing_models``' reason, or from ``importorskip``; all
+    of them end here, and the reason they carry names the pip package to install.
+    """
+    outcome = yield
+    report = outcome.get_result()
+    if not (report.skipped and models_required() and item.get_closest_marker("models")):
+        return
+    reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+    reason = reason.removeprefix("Skipped: ")
+    if _MODEL_SKIP.search(reason):
+        report.outcome = "failed"
+        report.longrepr = (f"model pack missing ({REQUIRE_MODELS_ENV}=1, as in CI; deselect "
+                           f"model tests with -m \"not models\"): {reason}")
 
 
 @pytest.fixture(scope="session")
