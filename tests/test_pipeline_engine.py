@@ -5,6 +5,10 @@ the speech probability straight from it (level 0.45 -> p 0.9, a loud user; 0.3 -
 speech-like but below the barge-in threshold, like the assistant's own echo). The source
 is paced in real time so playback, barge-in and the end-of-turn silence happen as they
 would live; assertions are on the sink's samples, the events and the trace marks.
+
+Every test runs on virtual time (``virtual_time.VirtualTimeLoop``; the engine clock is the
+loop's clock): the timeline plays out exactly, in no wall time, whatever the machine's
+load -- a test here cannot flake on a busy CI runner.
 """
 
 from __future__ import annotations
@@ -27,10 +31,12 @@ from localvox.pipeline.events import (FinalTranscript, Interrupted, Notice, Part
                                       ReplyDone, SessionEnded, SpeechStopped, StateChanged,
                                       TurnState,
                                       TurnTrace, WakeDetected)
-from localvox.pipeline.trace import VOICE_MARKS, TraceWriter, read_traces
+from localvox.pipeline.trace import (VOICE_MARKS, EngineClock, TraceWriter, read_traces,
+                                     stage_latencies)
 from localvox.tts.base import SpeechChunk
 from localvox.vad.endpoint import Endpointer
 from localvox.wake.base import Detection
+from virtual_time import TimelineSource, virtual_time
 
 LOUD, ECHO, WAKE = 0.45, 0.3, 0.2
 
@@ -256,8 +262,7 @@ def make_engine(samples: np.ndarray | None, *, asr: FakeASR | None = None,
     config = load_config(use_user_file=False)
     config.endpoint.complete_silence_ms = opts.pop("complete_ms", 400)
     options = EngineOptions(**{"mode": "always", **opts})
-    source = WavSource(samples=samples, realtime=True, tail_silence_s=0.0) \
-        if samples is not None else None
+    source = TimelineSource(samples) if samples is not None else None
     engine = TurnEngine(source=source, sink=None, vad=FakeVAD(),  # type: ignore[arg-type]
                         segmenter=Endpointer(config.endpoint, threshold=0.5,
                                              pre_roll_ms=300, min_speech_ms=100),
@@ -265,7 +270,8 @@ def make_engine(samples: np.ndarray | None, *, asr: FakeASR | None = None,
                         tts=tts or FakeTTS(), agent=agent or FakeAgent(),
                         chunker_factory=SentenceChunker,
                         wake=FakeWake() if options.mode == "wake" else None,
-                        options=options, trace=trace)
+                        options=options, trace=trace,
+                        clock=EngineClock(asyncio.get_running_loop().time))
     engine.sink = PacedSink(engine.clock.now)
     return engine
 
@@ -545,35 +551,57 @@ async def test_push_to_talk_mode():
     assert engine.asr.count == 1                        # speech before the press: not heard
 
 
-async def test_fast_mode_holds_input_while_replying_and_maps_time():
-    """A file read as fast as possible: turns do not talk over each other, and the trace
-    still measures from the end of speech in the file to the first reply sample."""
-    agent = FakeAgent(reply="One two three four five six.", ttft=0.2)
-    asr = FakeASR(["first", "second"])
-    audio = timeline((0.3, 0), (0.7, LOUD), (0.8, 0), (0.7, LOUD), (1.0, 0))
-    config = load_config(use_user_file=False)
-    options = EngineOptions(mode="always", speculative=False, hold_input_while_replying=True)
+def fast_and_realtime_engines(audio: np.ndarray, parts: Any, **kw: Any) -> list[TurnEngine]:
+    """The same timeline read in real time (a microphone) and in fast mode (``run --input``:
+    a file sink that takes a reply at once, input read as fast as the loop takes it).
+    ``parts()`` gives each engine fresh fakes (agent, asr)."""
     from localvox.audio.wav import WavSink
 
-    engine = TurnEngine(source=WavSource(samples=audio, realtime=False, tail_silence_s=0.0),
-                        sink=WavSink(None), vad=FakeVAD(),
-                        segmenter=Endpointer(config.endpoint, min_speech_ms=100),
-                        asr=asr, tts=FakeTTS(), agent=agent, chunker_factory=SentenceChunker,
-                        options=options)
-    t0 = time.monotonic()
-    events = await run_collect(engine)
-    wall = time.monotonic() - t0
-    traces = of(events, TurnTrace)
-    assert [t.text for t in traces] == ["first", "second"]
-    assert not any(t.interrupted for t in traces) and agent.closed_early == 0
-    for t in traces:
-        m = t.marks
-        v2v = m["first_audio_out"] - m["speech_end"]
-        # end-of-turn silence ("first?" looks complete: 400 ms of audio) + the agent's
-        # 0.2 s to its first word + 0.02 s TTS: compute counted, silence not skipped.
-        assert 0.62 <= v2v <= 0.62 + 0.3, v2v
-    # Faster than real time (3.5 s of audio), because the waiting for audio was skipped.
-    assert wall < 3.0
+    live = make_engine(audio, **parts(), **kw)
+    fast = make_engine(audio, **parts(), **kw, fast_input=True, play_on_clock=True)
+    fast.source = TimelineSource(audio, realtime=False)
+    fast.sink = WavSink(None)
+    return [live, fast]
+
+
+def two_turn_parts() -> dict[str, Any]:
+    return {"agent": FakeAgent(reply="One two three four five six.", ttft=0.2),
+            "asr": FakeASR(["first", "second"])}
+
+
+def turns_of(events: list[Any]) -> list[tuple[str, str, bool]]:
+    return [(t.source, t.text, t.interrupted) for t in of(events, TurnTrace)]
+
+
+async def test_fast_mode_gives_the_same_turns_and_latency_as_real_time():
+    """A file read as fast as possible: compute is counted, waiting for audio is skipped, and
+    a reply lasts its audio on the clock -- so the turns and their latencies are those of a
+    live run (issue #15: fast mode held the input and dropped a follow-up)."""
+    audio = timeline((0.3, 0), (0.7, LOUD), (3.0, 0), (0.7, LOUD), (2.0, 0))
+    results = []
+    for engine in fast_and_realtime_engines(audio, two_turn_parts, speculative=False):
+        t0 = time.monotonic()
+        events = await run_collect(engine)
+        results.append((turns_of(events), [t.marks for t in of(events, TurnTrace)],
+                        time.monotonic() - t0))
+    (live_turns, live_marks, _), (fast_turns, fast_marks, _) = results
+    assert live_turns == fast_turns == [("voice", "first", False), ("voice", "second", False)]
+    for live, fast in zip(live_marks, fast_marks):
+        for name in ("voice_to_voice", "endpoint_wait", "llm_first_token"):
+            assert stage_latencies(fast)[name] == pytest.approx(stage_latencies(live)[name],
+                                                                abs=40)
+        # The reply played for its length (6 words * 0.15 s) on the clock in both modes.
+        assert fast["playback_end"] - fast["first_audio_out"] == pytest.approx(0.9, abs=0.04)
+
+
+async def test_fast_mode_barges_in_where_real_time_does():
+    """The user talks over the reply in the recording: both modes cut the reply off and
+    answer the new question (before, fast mode waited for the reply and heard no barge-in)."""
+    audio = timeline((0.3, 0), (0.7, LOUD), (0.8, 0), (0.7, LOUD), (1.5, 0))
+    seen = []
+    for engine in fast_and_realtime_engines(audio, two_turn_parts, speculative=False):
+        seen.append(turns_of(await run_collect(engine)))
+    assert seen[0] == seen[1] == [("voice", "first", True), ("voice", "second", False)]
 
 
 async def test_barge_in_with_buffered_clocked_sink():
@@ -674,3 +702,11 @@ async def test_full_duplex_barges_in_at_normal_speaking_level():
     assert of(events, Interrupted)
     assert of(events, ReplyDone)[0].interrupted is True
     assert cleaner.stopped >= 1  # queued-but-unplayed audio is no longer "cancelled"
+
+
+# Every test above runs on virtual time (see the module docstring), except the one whose
+# sink plays on the wall clock (``ClockedSink``, like a sound card's callback thread).
+for _name, _test in list(globals().items()):
+    if _name.startswith("test_") and asyncio.iscoroutinefunction(_test) \
+            and _name != "test_barge_in_with_buffered_clocked_sink":
+        globals()[_name] = virtual_time(_test)

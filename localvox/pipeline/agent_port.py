@@ -12,6 +12,7 @@ unless the speculation is confirmed), and closing the iterator cancels the LLM.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Protocol, Union
 
@@ -75,6 +76,27 @@ class AgentPort(Protocol):
 
     # Optional: ``can_speculate(text) -> bool``. Without it the engine assumes True; an
     # agent whose turns have side effects (tools) must say no where a guess could act.
+    #
+    # Optional: ``announcements() -> AsyncIterator[str]``: what the agent says on its own,
+    # outside any reply (a timer or an alarm going off). The engine queues each one until
+    # no turn is in progress, then says it as a reply of its own (``TurnTrace.source`` is
+    # ``agent``). Without it the agent only ever speaks when spoken to.
+
+
+class SaidText:
+    """An ``AgentPort`` that says one fixed text: how an announcement becomes a reply."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    async def respond(self, text: str) -> AsyncIterator[ReplyPiece]:
+        yield ReplyText(self.text)
+
+    async def interrupt(self, heard: str) -> None:
+        pass
+
+    async def discard(self) -> None:
+        pass
 
 
 class SessionAgent:
@@ -96,6 +118,11 @@ class SessionAgent:
         self.session = session
         self._snapshot: list[tuple[Any, Any]] = []
         """Each context's records before the last ``respond`` (for ``discard``)."""
+        self._turns_open = 0
+        self._turn_closed = asyncio.Event()
+        self._said_in_turn: set[int] = set()
+        """ids of ``Speak`` events a turn's stream yielded (they were part of its reply)."""
+        self._watching = False
 
     def _contexts(self) -> list[Any]:
         return [n.context for n in getattr(self.session, "nodes", [])
@@ -152,10 +179,13 @@ class SessionAgent:
         from localvox.agent import events as ev
 
         self._snapshot = [(c, self._save(c)) for c in self._contexts()]
+        self._turns_open += 1
         agen = self.session.turn(text)
         finished = False
         try:
             async for item in agen:
+                if isinstance(item, ev.Speak) and self._watching:
+                    self._said_in_turn.add(id(item))
                 if isinstance(item, (ev.ResponseChunk, ev.Speak)):
                     if item.text:
                         yield ReplyText(item.text)
@@ -179,8 +209,38 @@ class SessionAgent:
             finished = True
         finally:
             await agen.aclose()
+            self._turns_open -= 1
+            self._turn_closed.set()
             if not finished:
                 await self.session.interrupt()
+
+    async def announcements(self) -> AsyncIterator[str]:
+        """Each ``Speak`` the SDK publishes outside a turn: a timer or alarm going off.
+
+        Why this bookkeeping: the SDK has one event stream, and a ``Speak`` is either part
+        of a reply (an agent speaking from its ``on_event`` during a turn -- ``respond``
+        yields those) or said on its own (``TimerService`` firing, possibly in the middle
+        of a turn). A ``Speak`` seen while a turn is open waits here until the turn has
+        closed; it is announced unless that turn's own stream yielded it.
+        """
+        from localvox.agent import events as ev
+
+        stream = self.session.events()
+        self._watching = True
+        try:
+            async for item in stream:
+                if not isinstance(item, ev.Speak) or not item.text:
+                    continue
+                while self._turns_open:
+                    self._turn_closed.clear()
+                    await self._turn_closed.wait()
+                if id(item) in self._said_in_turn:
+                    self._said_in_turn.discard(id(item))
+                    continue
+                yield item.text
+        finally:
+            self._watching = False
+            stream.close()
 
     async def interrupt(self, heard: str) -> None:
         """The SDK records the reply as generated so far, marked interrupted."""

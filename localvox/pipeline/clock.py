@@ -1,18 +1,32 @@
 """Keeping a file source on the engine's clock in fast mode.
 
-``EngineClock`` (in ``trace``) maps stream time to clock time. A file read as fast as
-possible needs two more rules so the trace still measures what a user would feel:
+``EngineClock`` (in ``trace``) maps stream time to clock time and skips the time a file
+read faster than real time would have waited for audio. Fast mode (``run --input``, the
+default) must still give the *same turns* as real time (``--realtime``, a live microphone):
+a follow-up said 4.5 s after the reply ended must land inside the 5 s follow-up window in
+both, and a user talking over the reply must barge in in both. So fast mode only skips
+time in which nothing computes:
 
-* hold: from the endpoint until the reply has played, stop reading input, then re-base the
-  clock so the next audio "arrives now" -- as if the user waited for the answer;
-* pace: while an ASR decode or a speculative reply computes, admit audio no faster than
-  real time, so the clock never skips time that compute used.
+* pace: while anything computes -- a partial or final decode, a speculative reply, a reply
+  thinking or synthesising -- audio is admitted no faster than real time, so compute time
+  is never skipped (it is what the trace measures);
+* play on the clock: a file sink takes a reply in no time, so the reply "plays" on the
+  engine clock instead (``SpeechOut`` waits until the clock passes its last sample); the
+  frames admitted meanwhile are the ones a microphone would have delivered during
+  playback, and go through the barge-in watch as they would live;
+* when the input has ended, ``EngineClock.skip_waits`` lets a reply still "playing" end at
+  once (nobody is left to hear the time pass).
+
+Before this (issue #15) fast mode held the input from the endpoint until the reply had
+played and then re-based the clock, as if the user had waited for the answer: the
+recording's time under the reply was counted twice, and a follow-up 4.75 s after the reply
+fell outside the window in fast mode only.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Callable
+from typing import Callable
 
 from localvox.audio.base import AudioFrame
 from localvox.pipeline.trace import EngineClock
@@ -21,44 +35,24 @@ __all__ = ["EngineClock", "InputPacer"]
 
 
 class InputPacer:
-    """Fast-mode admission of frames; the engine supplies what counts as busy.
+    """Fast-mode admission of frames; the engine supplies what counts as computing.
 
     Args:
         clock: the engine's clock.
-        pending: the tasks answering a turn (``[]`` if busy with nothing to wait on), or
-            ``None`` when no turn is being answered.
-        computing: True while background compute (a decode, a speculation) runs.
+        computing: True while work runs that real time would have overlapped with audio.
         stopping: True once the engine is stopping.
     """
 
-    def __init__(self, clock: EngineClock, *, pending: Callable[[], list[Any] | None],
-                 computing: Callable[[], bool], stopping: Callable[[], bool]) -> None:
+    def __init__(self, clock: EngineClock, *, computing: Callable[[], bool],
+                 stopping: Callable[[], bool]) -> None:
         self.clock = clock
-        self._pending = pending
         self._computing = computing
         self._stopping = stopping
 
     async def admit(self, frame: AudioFrame) -> None:
-        """Return when ``frame`` may be processed."""
-        if await self._hold():
-            self.clock.rebase(frame.start_s)
-        await self._pace(frame)
-
-    async def _hold(self) -> bool:
-        """Wait while a turn is being answered; True if it waited."""
-        waited = False
-        while not self._stopping():
-            tasks = self._pending()
-            if tasks is None:
-                break
-            waited = True
-            if tasks:
-                await asyncio.wait(tasks, timeout=0.05)
-            else:
-                await asyncio.sleep(0.01)
-        return waited
-
-    async def _pace(self, frame: AudioFrame) -> None:
+        """Return when ``frame`` may be processed: at once unless something computes, then
+        not before the clock reaches the frame's arrival time (as a microphone delivers)."""
+        await asyncio.sleep(0)            # let replies and decodes run between frames
         if self.clock.base is None:
             return
         arrival = self.clock.base + frame.end_s

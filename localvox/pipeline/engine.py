@@ -3,12 +3,18 @@
 States (``TurnState``): sleeping (wake word) / idle (push-to-talk released) -> listening
 -> hearing -> transcribing -> thinking -> speaking -> listening (follow-up window) ...
 
-Why one owner: speculation, barge-in and cancellation all race each other. This object
-decides every transition; the work it starts and cancels lives beside it -- per-frame
-listening decisions in ``listener``, streaming ASR in ``utterance``, reply production in
-``reply``, speculative replies in ``speculation``, fast-mode pacing in ``clock``, model
-loading in ``startup``. Stages never talk to each other; the engine moves data between
-them and publishes typed events.
+Why one owner: speculation, barge-in, cancellation and timers ringing all race each other.
+Every transition is a lookup in one pure table (``turn_table``): the helpers report what
+happened as a ``TurnEvent`` and the engine applies it (``_apply``); nothing else sets the
+state. The work the engine starts and cancels lives beside it -- per-frame listening
+decisions in ``listener``, streaming ASR in ``utterance``, reply production in ``reply`` /
+``replies``, speculative replies in ``speculation``, timers and alarms in ``announce``,
+fast-mode pacing in ``clock``, model loading in ``startup``. Stages never talk to each
+other; the engine moves data between them and publishes typed events.
+
+The follow-up window (wake mode: no wake word needed right after a reply) is LISTENING
+until ``follow_up_s`` after the reply's last sample was heard, on the engine clock --
+the same instant in fast mode (where a reply plays on the clock) and in real time.
 
 Half-duplex by default: while the reply plays, nothing is transcribed and the wake word is
 not evaluated (the assistant must not wake itself); only a *barge-in* is watched for --
@@ -31,7 +37,8 @@ import numpy as np
 
 from localvox.audio.base import AudioFrame, AudioSink, AudioSource
 from localvox.errors import LocalvoxError
-from localvox.pipeline.agent_port import AgentPort
+from localvox.pipeline.agent_port import AgentPort, SaidText
+from localvox.pipeline.announce import Announcer
 from localvox.pipeline.bus import EventBus
 from localvox.pipeline.clock import EngineClock, InputPacer
 from localvox.pipeline.events import (FinalTranscript, MicLevel, Notice, PartialTranscript,
@@ -40,15 +47,22 @@ from localvox.pipeline.events import (FinalTranscript, MicLevel, Notice, Partial
 from localvox.pipeline.listener import Listener
 from localvox.pipeline.options import EngineOptions, MicCleaner, Segmenter
 from localvox.pipeline.reply import Reply
-from localvox.pipeline.speculation import Speculation, normalize_text
 from localvox.pipeline.replies import Replies
+from localvox.pipeline.speculation import Speculation, normalize_text
 from localvox.pipeline.speech_out import Chunker
 from localvox.pipeline.startup import LoadStage, SpeechLoader
 from localvox.pipeline.trace import TraceWriter, TurnMarks
+from localvox.pipeline.turn_table import WAITING, Profile, TurnEvent, next_state, profile_for
 from localvox.pipeline.utterance import Hearing, Utterance
 from localvox.vad.endpoint import SpeechBegan, SpeechEnded
 
 __all__ = ["EngineOptions", "MicCleaner", "Segmenter", "TurnEngine", "normalize_text"]
+
+_UNSEGMENTED = (TurnState.IDLE, TurnState.SLEEPING, TurnState.SPEAKING)
+"""States whose frames the endpointer does not see (half duplex while speaking): leaving
+one restarts it at the next frame, or its stream clock lags by the time skipped (issue
+#15: a follow-up's speech_end read 2.9 s early, its endpoint wait 3.4 s, and speculation
+never covered it)."""
 
 
 class TurnEngine:
@@ -82,10 +96,7 @@ class TurnEngine:
         self.opts = options or EngineOptions()
         if self.opts.mode == "wake" and wake is None and vad is not None and asr is not None:
             raise LocalvoxError("wake mode needs a wake word detector (or use --no-wake)")
-        self.source = source
-        self.sink = sink
-        self.asr = asr
-        self.tts = tts
+        self.source, self.sink, self.asr, self.tts = source, sink, asr, tts
         self.agent = agent
         self.chunker_factory = chunker_factory
         self.clock = clock or EngineClock()
@@ -100,24 +111,28 @@ class TurnEngine:
         self.listener = Listener(vad=vad, wake=wake, segmenter=segmenter, options=self.opts,
                                  notice=self._notice)
         self.spec = Speculation(self.opts, agent=lambda: self.agent, notice=self._notice,
-                                start=lambda turn, text: self._start_reply(turn, text,
-                                                                           speculative=True))
-        self.pacer = InputPacer(self.clock, pending=self._pending_work,
-                                computing=self._background_busy, stopping=lambda: self._stopping)
-        self.replies = Replies(self, self.bus, self.clock, speech_output=self.opts.speech_output)
+                                start=lambda turn, text: self.replies.start(
+                                    turn, text, speculative=True))
+        self.pacer = InputPacer(self.clock, computing=self._computing,
+                                stopping=lambda: self._stopping)
+        self.replies = Replies(self, self.bus, self.clock, speech_output=self.opts.speech_output,
+                               report=self._apply, play_on_clock=self.opts.play_on_clock)
         self.traces = self.replies.traces
         """The latest ``TurnTrace``s, oldest first (runner and bench read them; bounded by
         ``replies.TRACES_KEPT``; the trace file keeps every turn)."""
-        self._state = TurnState.IDLE
-        self._muted = False
-        self._ptt = False
-        self._turn_seq = 0
         self.hearing = Hearing(self.bus, self.clock, self.opts.min_partial_audio_ms)
-        self._awake_until = 0.0
+        self.announcer = Announcer(ready=self._can_announce, say=self._say,
+                                   notice=self._notice)
+        self._turn_state = TurnState.IDLE
+        """The table's state (``turn_table``); ``state`` shows MUTED over it."""
+        self._shown = TurnState.IDLE
+        self._profile = profile_for(self.opts.mode, False)
+        self._window_until = 0.0
+        """Wake mode: the follow-up window (LISTENING) closes at this engine-clock time."""
+        self._muted = False
+        self._turn_seq = 0
         self._frame_count = 0
-        self._running = False
-        self._stopping = False
-        self._ended = False
+        self._running = self._stopping = self._ended = False
         self._loader: SpeechLoader | None = None
 
     # --- the listening stages live in the listener; these keep the constructor's names ----
@@ -143,7 +158,7 @@ class TurnEngine:
 
     @property
     def state(self) -> TurnState:
-        return self._state
+        return self._shown
 
     def subscribe(self) -> "asyncio.Queue[PipelineEvent]":
         """A queue receiving every event published from now on (unbounded: drain it)."""
@@ -179,15 +194,18 @@ class TurnEngine:
         if self.opts.mode == "wake" and self.wake is None and self.asr is not None \
                 and self.vad is not None:
             raise LocalvoxError("wake mode needs the wake word model (or use --no-wake)")
-        if self.voice_ready:
-            self._set_state(self._busy_state() or self._rest_state())
+        self._check_voice()
 
     async def run(self) -> None:
         """Consume the source until it ends or ``stop()``; then finish the turn in flight."""
         self._running = True
+        self.opts.__post_init__()            # options set after construction (the runner)
+        self.replies.play_on_clock = self.opts.play_on_clock
         for notice in self.startup_notices:
             self._emit(notice)
-        self._set_state(self._busy_state() or self._rest_state())   # a typed turn may be on
+        self._publish_state()
+        self._check_voice()
+        self.announcer.start(getattr(self.agent, "announcements", None))
         reason = "stopped"
         try:
             if await self._voice_input():
@@ -217,45 +235,47 @@ class TurnEngine:
             await self.source.close()
 
     async def submit_text(self, text: str) -> None:
-        """A typed user turn: answered by the same agent, spoken unless output is off."""
+        """A typed user turn: answered by the same agent, spoken unless output is off.
+
+        The typed line wins over anything in progress: a reply is cut off, an utterance
+        being heard or transcribed is dropped."""
         text = text.strip()
         if not text:
             return
-        await self.replies.cancel(interrupted=True)
+        await self._cancel_reply()
         await self.spec.drop()
-        turn = self._new_turn()
+        if self._utt is not None or self.hearing.finishing:
+            self._abandon_utterance()
+        turn = self._new_turn("text")
         turn.text = text
         turn.mark("final_transcript")
         self._emit(FinalTranscript(turn.turn_id, text, source="text"))
-        self._start_reply(turn, text, speculative=False)
+        self.replies.start(turn, text, speculative=False)
 
     async def push_to_talk(self, active: bool) -> None:
         """Press (True) opens the mic for one utterance; release (False) ends it now."""
-        self._ptt = active
         if active:
-            if self._reply is not None and self._state == TurnState.SPEAKING:
+            if self._reply is not None:
                 await self._barge_in(self.clock.now())
             self.listener.reset_segmenter()
             if not self._muted and self._utt is None and self.voice_ready:
-                self._set_state(TurnState.LISTENING)
+                self._apply(TurnEvent.PTT_PRESSED)
+        elif self._utt is not None:
+            await self._handle_seg(self.segmenter.flush(), None)
         else:
-            if self._utt is not None:
-                await self._handle_seg(self.segmenter.flush(), None)
-            elif self._state == TurnState.LISTENING and self.opts.mode == "ptt":
-                self._set_state(self._rest_state())
+            self._apply(TurnEvent.PTT_RELEASED)
 
     def set_muted(self, muted: bool) -> None:
-        """Mute the microphone: frames are dropped, an utterance in progress is abandoned."""
+        """Mute the microphone: frames are dropped, an utterance in progress is abandoned
+        (a reply goes on playing; the state shows MUTED until unmuted)."""
         if muted == self._muted:
             return
         self._muted = muted
-        if muted:
-            if self._utt is not None:
-                self._abandon_utterance()
-            self._set_state(TurnState.MUTED)
-        else:
+        if muted and self._utt is not None:
+            self._abandon_utterance()
+        if not muted:
             self.listener.reset_segmenter()
-            self._set_state(self._busy_state() or self._rest_state())
+        self._publish_state()
 
     async def interrupt(self) -> None:
         """Stop speaking now and cancel the reply in flight (recorded as interrupted)."""
@@ -283,7 +303,46 @@ class TurnEngine:
         info.update(self.labels)
         return info
 
-    # --- events and state ----------------------------------------------------------------
+    @property
+    def speech_loading(self) -> bool:
+        return self._loader is not None and self._loader.loading
+
+    async def end_session(self, reason: str) -> None:
+        """The agent ended the conversation (the reply desk calls this)."""
+        self._emit(SessionEnded(reason))
+        self._ended = True
+        await self.stop()
+
+    # --- the state machine ---------------------------------------------------------------
+
+    def _apply(self, event: TurnEvent, at: float | None = None) -> None:
+        """Move by the table; ``at`` is when the event happened (a reply's playback end)."""
+        prev = self._turn_state
+        new = self._turn_state = next_state(self._profile, prev, event)
+        if new == TurnState.LISTENING and (prev != new or event == TurnEvent.WAKE):
+            self._window_until = (self.clock.now() if at is None else at) + self.opts.follow_up_s
+        if prev in _UNSEGMENTED and new not in _UNSEGMENTED:
+            self.listener.reset_segmenter()
+        if new == TurnState.SLEEPING and prev != new:
+            self.listener.reset_wake()
+        self._publish_state()
+        if new in WAITING:
+            self.announcer.poke()
+
+    def _publish_state(self) -> None:
+        shown = self._turn_state
+        if self._muted and shown != TurnState.IDLE:
+            shown = TurnState.MUTED
+        if shown != self._shown:
+            prev, self._shown = self._shown, shown
+            self._emit(StateChanged(shown, prev))
+
+    def _check_voice(self) -> None:
+        """Switch to the voice table once voice input can start (or at ``run()``)."""
+        voice = self.source is not None and self.voice_ready
+        if self._running and voice and self._profile is Profile.TEXT:
+            self._profile = profile_for(self.opts.mode, True)
+            self._apply(TurnEvent.VOICE_READY)
 
     def _announce(self, notice: Notice) -> None:
         """Publish now, or when ``run()`` starts if nobody can be listening yet."""
@@ -292,36 +351,30 @@ class TurnEngine:
         else:
             self.startup_notices.append(notice)
 
-    def _set_state(self, state: TurnState) -> None:
-        if self._muted and state not in (TurnState.MUTED, TurnState.IDLE):
-            state = TurnState.MUTED
-        if state != self._state:
-            prev, self._state = self._state, state
-            self._emit(StateChanged(state, prev))
-
-    def _rest_state(self) -> TurnState:
-        """Where the engine waits when no turn is in progress."""
-        if self._muted:
-            return TurnState.MUTED
-        if self.source is None or not self.voice_ready:
-            return TurnState.IDLE
-        if self.opts.mode == "always":
-            return TurnState.LISTENING
-        if self.opts.mode == "ptt":
-            return TurnState.LISTENING if self._ptt else TurnState.IDLE
-        return TurnState.LISTENING if self.clock.now() < self._awake_until else TurnState.SLEEPING
-
-    def _busy_state(self) -> TurnState | None:
-        if self._utt is not None:
-            return TurnState.HEARING
-        if self._reply is not None:
-            return TurnState.SPEAKING if "first_audio_out" in self._reply.turn.marks \
-                else TurnState.THINKING
-        return None
-
-    def _new_turn(self) -> TurnMarks:
+    def _new_turn(self, source: str = "voice") -> TurnMarks:
         self._turn_seq += 1
-        return TurnMarks(self._turn_seq, self.clock)
+        turn = TurnMarks(self._turn_seq, self.clock)
+        turn.source = source
+        return turn
+
+    # --- announcements (timers and alarms) ---------------------------------------------
+
+    def _can_announce(self) -> bool:
+        seg = self.segmenter
+        return (self._running and not self._stopping and self._turn_state in WAITING
+                and self._reply is None and self._utt is None and not self.hearing.finishing
+                and not (seg is not None and seg.in_speech))
+
+    def _say(self, text: str) -> None:
+        turn = self._new_turn("agent")
+        self.replies.start(turn, text, speculative=False, agent=SaidText(text))
+
+    async def _cancel_reply(self) -> None:
+        """Cut the current reply off; an announcement nobody heard yet is said later."""
+        reply = await self.replies.cancel(interrupted=True)
+        if reply is not None and reply.turn.source == "agent" \
+                and "first_audio_out" not in reply.turn.marks:
+            self.announcer.requeue(reply.text)
 
     # --- audio path ----------------------------------------------------------------------
 
@@ -339,13 +392,16 @@ class TurnEngine:
             async for frame in self.source.frames():
                 if self._stopping:
                     break
-                if self.opts.hold_input_while_replying:
+                if self.opts.fast_input:
                     await self.pacer.admit(frame)
                 await self._on_frame(frame)
         except LocalvoxError as err:       # the microphone went away: say so, end cleanly
             self._notice(err)
             return "input_ended"
         return "stopped" if self._stopping else "input_ended"
+
+    def _full_duplex(self) -> bool:
+        return self.cleaner is not None and getattr(self.cleaner, "full_duplex", False)
 
     async def _on_frame(self, frame: AudioFrame) -> None:
         now = self.clock.on_frame(frame.start_s, frame.end_s)
@@ -356,40 +412,28 @@ class TurnEngine:
             frame = AudioFrame(self.cleaner.clean(frame.samples, frame.start_s), frame.start_s)
         if self._frame_count % max(1, self.opts.level_every) == 0:
             self._emit(MicLevel(frame.rms(), float(np.max(np.abs(frame.samples), initial=0.0))))
-        state, lis = self._state, self.listener
-        speaking = self._reply is not None and state == TurnState.SPEAKING
-        full_duplex = self.cleaner is not None and getattr(self.cleaner, "full_duplex", False)
-
-        if speaking and not full_duplex:
-            prob = lis.probability(frame.samples)
-            lis.ring.append((frame, prob))
-            await self._watch_barge_in(frame, prob)
-            return
+        state, lis = self._turn_state, self.listener
         if state == TurnState.SLEEPING:
             lis.ring.append((frame, 0.0))
             det = lis.detect_wake(frame)
             if det is not None:
                 self._emit(WakeDetected(det.name, float(det.score), float(det.at_s)))
-                self._awake_until = now + self.opts.follow_up_s
-                lis.reset_segmenter()
                 lis.reset_vad()
-                self._set_state(TurnState.LISTENING)
+                self._apply(TurnEvent.WAKE)
             return
         if state == TurnState.IDLE:
             return
         prob = lis.probability(frame.samples)
         lis.ring.append((frame, prob))
-        if speaking and full_duplex:
+        if state == TurnState.SPEAKING:
             await self._watch_barge_in(frame, prob)
-            if self._reply is not None:
+            if not self._full_duplex() or self._turn_state == TurnState.SPEAKING:
                 return
         in_speech = self._utt is not None
         await self._handle_seg(lis.segment(frame, prob), frame, prob, was_in_speech=in_speech)
-        if self._utt is None and self._state == TurnState.LISTENING \
-                and self.opts.mode == "wake" and now >= self._awake_until \
-                and self._reply is None:
-            lis.reset_wake()
-            self._set_state(TurnState.SLEEPING)
+        if self._turn_state == TurnState.LISTENING and self._profile is Profile.WAKE \
+                and now >= self._window_until:
+            self._apply(TurnEvent.WINDOW_CLOSED)
 
     async def _handle_seg(self, decisions: list[Any], frame: AudioFrame | None,
                           prob: float = 0.0, *, was_in_speech: bool = False) -> None:
@@ -417,13 +461,12 @@ class TurnEngine:
 
     async def _begin_utterance(self, ev: SpeechBegan) -> None:
         if self._reply is not None:          # speech while thinking: the user goes on
-            await self.replies.cancel(interrupted=True)
+            await self._cancel_reply()
         await self.spec.drop()
         if not self.hearing.begin(self.asr, self._new_turn(), ev, self._on_partial):
             self.listener.reset_segmenter()
             return
-        self._awake_until = float("inf")
-        self._set_state(TurnState.HEARING)
+        self._apply(TurnEvent.SPEECH_BEGAN)
 
     async def _on_partial(self, utt: Utterance, turn: TurnMarks, text: str) -> None:
         self._emit(PartialTranscript(turn.turn_id, text))
@@ -435,14 +478,17 @@ class TurnEngine:
 
     def _end_utterance(self, ev: SpeechEnded) -> None:
         if self.hearing.end(ev, self._finish_utterance):
-            self._set_state(TurnState.TRANSCRIBING)
+            self._apply(TurnEvent.SPEECH_ENDED)
 
     def _abandon_utterance(self) -> None:
-        """Drop the utterance being heard: its ASR task and its stream are cancelled."""
+        """Drop the utterance being heard and any being finished (their ASR is cancelled)."""
         self.hearing.abandon()
+        for task in list(self.hearing.finishing):
+            task.cancel()
         if self.spec.reply is not None:
             asyncio.ensure_future(self.spec.drop())
         self.listener.reset_segmenter()
+        self._apply(TurnEvent.UTTERANCE_DROPPED)
 
     async def _finish_utterance(self, utt: Utterance, turn: TurnMarks) -> None:
         """The final transcript decides: commit the speculation, or start the reply now."""
@@ -451,19 +497,17 @@ class TurnEngine:
         except asyncio.CancelledError:
             await self.spec.drop()
             raise
-        if text is None:
-            await self.spec.drop()
-            self._after_turn()
-            return
-        if self._utt is not None:
+        if self._utt is not None and text is not None:
             # The user started speaking again before this turn was answered: one turn.
             self._utt.prefix = text
             return
-        turn.mark("final_transcript")
-        turn.text = text
-        if not normalize_text(text):
+        if text is not None:
+            turn.mark("final_transcript")
+            turn.text = text
+        if text is None or not normalize_text(text):
             await self.spec.drop()
-            self._after_turn()
+            if self._utt is None:
+                self._apply(TurnEvent.UTTERANCE_DROPPED)
             return
         self._emit(FinalTranscript(turn.turn_id, text))
         spec = self.spec.take(turn, text)
@@ -473,39 +517,12 @@ class TurnEngine:
         if self.spec.reply is not None:
             await self.spec.drop()
             turn.speculative = "discarded"
-        self._start_reply(turn, text, speculative=False)
-
-    def _after_turn(self) -> None:
-        if self.opts.mode == "wake":
-            self._awake_until = self.clock.now() + self.opts.follow_up_s
-        if self._utt is None and self._reply is None:
-            self._set_state(self._rest_state())
-
-    # --- replies (the desk produces them; these are its reports) ---------------------------
-
-    def _start_reply(self, turn: TurnMarks, text: str, *, speculative: bool) -> Reply:
-        return self.replies.start(turn, text, speculative=speculative)
-
-    @property
-    def speech_loading(self) -> bool:
-        return self._loader is not None and self._loader.loading
-
-    def reply_state(self, state: TurnState) -> None:
-        self._set_state(state)
-
-    def reply_closed(self) -> None:
-        self._after_turn()
-
-    async def end_session(self, reason: str) -> None:
-        self._emit(SessionEnded(reason))
-        self._ended = True
-        await self.stop()
+        self.replies.start(turn, text, speculative=False)
 
     # --- barge-in ------------------------------------------------------------------------
 
     async def _watch_barge_in(self, frame: AudioFrame, prob: float) -> None:
-        full_duplex = self.cleaner is not None and getattr(self.cleaner, "full_duplex", False)
-        onset = self.listener.watch_barge_in(frame, prob, full_duplex=full_duplex)
+        onset = self.listener.watch_barge_in(frame, prob, full_duplex=self._full_duplex())
         if onset is not None:
             await self._barge_in(self.clock.now(), restart_from=onset)
 
@@ -514,33 +531,32 @@ class TurnEngine:
         reply = self._reply
         if reply is not None:
             reply.turn.mark("interrupt", at)
-            await self.replies.cancel(interrupted=True)
+            await self._cancel_reply()
         self.listener.clear_barge_in()
         self.listener.reset_segmenter()
         if restart_from is None:
-            self._set_state(self._busy_state() or self._rest_state())
             return
-        self._awake_until = self.clock.now() + self.opts.follow_up_s
-        self._set_state(TurnState.LISTENING)
+        self._apply(TurnEvent.BARGE_IN)
         for f, p in self.listener.replay_from(restart_from):
             in_speech = self._utt is not None
             await self._handle_seg(self.listener.segment(f, p), f, p, was_in_speech=in_speech)
 
     # --- ending --------------------------------------------------------------------------
 
-    def _pending_work(self) -> list[Any] | None:
-        """Tasks answering a turn (fast mode holds input until they end); None if none."""
-        if not self.hearing.finishing and self._reply is None:
-            return None
-        reply = self._reply
-        return list(self.hearing.finishing) or ([reply.task] if reply and reply.task else [])
-
-    def _background_busy(self) -> bool:
-        utt = self._utt
-        return (utt is not None and utt.decoding) or self.spec.computing
+    def _computing(self) -> bool:
+        """Work that real time overlaps with arriving audio (fast mode paces meanwhile)."""
+        utt, reply = self._utt, self._reply
+        if self.hearing.finishing or self.spec.computing or (utt is not None and utt.decoding):
+            return True
+        if reply is None:
+            return False
+        out = reply.out
+        return self._turn_state == TurnState.THINKING or out is None or not out.text_done \
+            or out.synthesizing
 
     async def _drain_input(self) -> None:
         """The input ended: close the utterance in progress and let the reply finish."""
+        self.clock.skip_waits()        # nothing arrives any more: no time left to wait for
         if self._utt is not None:
             await self._handle_seg(self.segmenter.flush(), None)
         while self.hearing.finishing or self.spec.reply is not None or self._reply is not None:
@@ -555,17 +571,16 @@ class TurnEngine:
                 await asyncio.sleep(0)
 
     async def _shutdown(self, reason: str) -> None:
+        await self.announcer.stop()
         if self._loader is not None:
             await self._loader.cancel()
-        if self._utt is not None:
+        if self._utt is not None or self.hearing.finishing:
             self._abandon_utterance()
-        for task in list(self.hearing.finishing):
-            task.cancel()
         await self.hearing.closed()
         await self.spec.drop()
         if self._reply is not None:
             await self.replies.cancel(interrupted=True)
-        self._set_state(TurnState.IDLE)
+        self._apply(TurnEvent.STOPPED)
         if not self._ended:
             self._ended = True
             self._emit(SessionEnded(reason))

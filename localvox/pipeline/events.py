@@ -157,7 +157,7 @@ class TurnTrace(PipelineEvent):
     """Monotonic timestamps (seconds, one clock per run) of one turn's milestones.
 
     Keys: speech_start, speech_end, endpoint, first_partial, final_transcript,
-    llm_first_token, tts_first_chunk, first_audio_out, playback_end, interrupt.
+    llm_request, llm_first_token, tts_first_chunk, first_audio_out, playback_end, interrupt.
     Missing milestones are absent (e.g. a typed turn has no speech_start).
     """
 
@@ -170,6 +170,9 @@ class TurnTrace(PipelineEvent):
     speculative: str = ""
     """``used`` (the reply started during the end-of-turn silence was kept), ``discarded``,
     or empty (no speculation)."""
+    source: str = "voice"
+    """``voice`` (spoken), ``text`` (typed: its latency is text-to-voice) or ``agent`` (said
+    on the agent's own initiative, e.g. a timer ringing: no user latency at all)."""
 
 
 @dataclass(frozen=True)

@@ -65,12 +65,22 @@ class EngineOptions:
     """Silence after which the ASR is asked to decode everything now (``partial(force=True)``)
     so the transcript of the whole utterance is ready early in the end-of-turn silence."""
     speech_output: bool = True
+    fast_input: bool = False
+    """Fast (file) mode: read the source as fast as the loop takes it, but never faster
+    than real time while anything computes, so compute is counted and waiting is skipped
+    (``localvox.pipeline.clock``). Gives the same turns as reading it in real time."""
+    play_on_clock: bool = False
+    """A reply lasts its audio's length on the engine clock even when the sink takes it at
+    once (a file or a silent sink): the follow-up window opens when a speaker would have
+    finished, and the input meanwhile is watched for a barge-in as it would be live."""
     hold_input_while_replying: bool = False
-    """Fast (file) mode: stop reading the source from the endpoint until the reply has
-    played, then re-base the clock -- as if the user waited for the answer. Without it a
-    file read faster than real time would talk over every reply."""
+    """Old name of fast mode: sets ``fast_input`` and ``play_on_clock``."""
     level_every: int = 3
     """Publish a ``MicLevel`` every this many frames (~100 ms at 32 ms frames)."""
+
+    def __post_init__(self) -> None:
+        if self.hold_input_while_replying:
+            self.fast_input = self.play_on_clock = True
 
     @classmethod
     def from_config(cls, config: Any) -> "EngineOptions":

@@ -36,12 +36,14 @@ class Reply:
         now: the engine clock (times of held marks).
         on_mark: called with each committed mark (the engine moves to SPEAKING on
             ``first_audio_out``).
+        agent: who answers (the session's agent; a fixed text for an announcement).
     """
 
     def __init__(self, turn: TurnMarks, text: str, speculative: bool, *,
                  emit: Callable[[PipelineEvent], None], now: Callable[[], float],
-                 on_mark: Callable[["Reply", str], None]) -> None:
+                 on_mark: Callable[["Reply", str], None], agent: AgentPort) -> None:
         self.turn = turn
+        self.agent = agent
         self.text = text
         self.speculative = speculative
         self.committed = asyncio.Event()
@@ -85,13 +87,13 @@ class Reply:
             self._emit(ReplyChunk(self.turn.turn_id, self.parts[self.emitted]))
             self.emitted += 1
 
-    async def produce(self, agent: AgentPort, notice: Callable[[BaseException], None]
-                      ) -> str | None:
+    async def produce(self, notice: Callable[[BaseException], None]) -> str | None:
         """Pull the agent's reply through to the speaker; the ``EndSession`` reason, if any.
 
         Errors (LLM gone, tool crash) become a notice and end the reply quietly.
         """
-        agen = agent.respond(self.text)
+        self.mark("llm_request")
+        agen = self.agent.respond(self.text)
         ended: str | None = None
         try:
             async for piece in agen:

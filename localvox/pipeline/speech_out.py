@@ -20,6 +20,7 @@ from typing import Callable, Protocol
 import numpy as np
 
 from localvox.audio.base import AudioSink
+from localvox.pipeline.trace import EngineClock
 from localvox.tts.base import SpeechChunk, Synthesizer
 
 
@@ -54,12 +55,16 @@ class SpeechOut:
         on_error: called with an exception from synthesis or playback (the reply
             then ends quietly; the loop goes on).
         reference: optional echo canceller fed with every block played.
+        clock: play on this clock (fast mode): the sink takes audio at once, so playback
+            is over only when the clock has passed the last sample's time -- a reply lasts
+            as long as it would on a speaker, and the engine hears the input meanwhile.
     """
 
     def __init__(self, tts: Synthesizer, sink: AudioSink, chunker: Chunker, *,
                  mark: Callable[[str], None], gated: bool = False, lookahead: int = 1,
                  on_error: Callable[[BaseException], None] | None = None,
-                 reference: PlaybackReference | None = None) -> None:
+                 reference: PlaybackReference | None = None,
+                 clock: EngineClock | None = None) -> None:
         self.tts = tts
         self.sink = sink
         self.chunker = chunker
@@ -74,6 +79,13 @@ class SpeechOut:
         self.spoken: list[str] = []
         """Chunks whose audio has started playing (what the user has heard, roughly)."""
         self.samples_out = 0
+        self._clock = clock
+        self.audible_until = 0.0
+        """Clock time the last sample handed to the sink ends (when ``clock`` is given)."""
+        self.synthesizing = False
+        """A chunk is being synthesised (fast mode paces the input meanwhile)."""
+        self.text_done = False
+        """``end()`` was called: the agent has produced all of the reply's text."""
         self.failed = False
         self.cancelled = False
         self._synth_task = asyncio.ensure_future(self._synth_loop())
@@ -87,6 +99,7 @@ class SpeechOut:
 
     def end(self) -> None:
         """No more text: flush the chunker's remainder."""
+        self.text_done = True
         for chunk in self.chunker.flush():
             self._text_q.put_nowait(chunk)
         self._text_q.put_nowait(_END)
@@ -135,13 +148,17 @@ class SpeechOut:
                     break
                 assert isinstance(item, str)
                 agen = self.tts.synthesize(item)
+                self.synthesizing = True
                 try:
                     async for chunk in agen:
                         if first:
                             self._mark("tts_first_chunk")
                             first = False
+                        self.synthesizing = False
                         await self._audio_q.put(chunk)
+                        self.synthesizing = True
                 finally:
+                    self.synthesizing = False
                     await agen.aclose()
         except asyncio.CancelledError:
             raise
@@ -171,10 +188,15 @@ class SpeechOut:
                     started = True
                 if self._reference is not None:
                     self._reference.reference(item.samples, item.sample_rate)
+                if self._clock is not None:
+                    begins = max(self._clock.now(), self.audible_until)
+                    self.audible_until = begins + len(item.samples) / item.sample_rate
                 await self.sink.play(item.samples, item.sample_rate)
                 self.samples_out += len(item.samples)
             if started:
                 await self.sink.drain()
+                if self._clock is not None:
+                    await self._clock.sleep_until(self.audible_until)
                 self._mark("playback_end")
         except asyncio.CancelledError:
             raise

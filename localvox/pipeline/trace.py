@@ -10,15 +10,17 @@ carry *stream time* (seconds since the source started). The first frame pins
 as arriving at ``base + frame.end_s`` -- when a microphone would have delivered it -- and
 if the clock is behind that (a file source read faster than real time), the offset jumps
 forward to it. So in ``--fast`` mode the time the loop would have spent waiting for audio
-is skipped, while every second of compute still counts (and when fast mode holds the input
-while a reply plays, ``rebase`` makes the next audio start "now"); in real-time mode the
-jumps are only the few milliseconds by which a paced file runs ahead of a real microphone. Either
+is skipped, while every second of compute still counts (fast mode paces the input while
+anything computes, and a reply "plays" on this clock: ``localvox.pipeline.clock``); in
+real-time mode the jumps are only the few milliseconds by which a paced file runs ahead of
+a real microphone. Either
 way ``speech_end`` (stream time of the last voiced frame, mapped through ``base``) and
 ``first_audio_out`` (clock time of the first ``sink.play``) are directly comparable.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from pathlib import Path
@@ -27,8 +29,9 @@ from typing import Any, Callable
 from localvox.pipeline.events import TurnTrace
 
 MARKS = ("speech_start", "speech_end", "endpoint", "first_partial", "final_transcript",
-         "llm_first_token", "tts_first_chunk", "first_audio_out", "playback_end", "interrupt")
-"""Every milestone a turn can record, in the order they usually happen."""
+         "llm_request", "llm_first_token", "tts_first_chunk", "first_audio_out", "playback_end", "interrupt")
+"""Every milestone a turn can record, in the order they usually happen. ``llm_request`` is
+when the agent was asked: before ``final_transcript`` on a speculative turn."""
 
 VOICE_MARKS = ("speech_start", "speech_end", "endpoint", "first_partial", "final_transcript",
                "llm_first_token", "tts_first_chunk", "first_audio_out", "playback_end")
@@ -36,12 +39,21 @@ VOICE_MARKS = ("speech_start", "speech_end", "endpoint", "first_partial", "final
 
 
 class EngineClock:
-    """Monotonic seconds that never fall behind the audio stream (see module docstring)."""
+    """Monotonic seconds that never fall behind the audio stream (see module docstring).
+
+    ``monotonic`` is injectable: tests drive the engine on a virtual clock (the event
+    loop's own ``time``, advanced by a test loop that skips idle waits) instead of
+    wall-clock sleeps and tolerances.
+    """
 
     def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
         self._mono = monotonic
         self._offset = 0.0
         self.base: float | None = None
+        self.skipping = False
+        """Set once nothing can arrive any more (fast mode, input ended): ``sleep_until``
+        then moves the clock instead of waiting."""
+        self._moved: asyncio.Event | None = None
 
     def now(self) -> float:
         return self._mono() + self._offset
@@ -50,16 +62,36 @@ class EngineClock:
         """Stamp a frame's arrival; jumps the clock forward if audio is ahead of it."""
         if self.base is None:
             self.base = self.now() - start_s
-        arrival = self.base + end_s
-        lag = arrival - self.now()
-        if lag > 0:
-            self._offset += lag
+        self.advance_to(self.base + end_s)
         return self.now()
 
-    def rebase(self, stream_s: float) -> None:
-        """Map stream time ``stream_s`` to now: the audio was paused (fast mode held the
-        input while a reply played), so what comes next starts arriving now."""
-        self.base = self.now() - stream_s
+    def advance_to(self, t: float) -> None:
+        """Jump forward to ``t`` if the clock is behind it (never backwards)."""
+        lag = t - self.now()
+        if lag > 0:
+            self._offset += lag
+            if self._moved is not None:
+                self._moved.set()
+
+    def skip_waits(self) -> None:
+        """From now on ``sleep_until`` jumps instead of waiting (see ``skipping``)."""
+        self.skipping = True
+        if self._moved is not None:
+            self._moved.set()
+
+    async def sleep_until(self, t: float) -> None:
+        """Until ``now() >= t``: real time passes, or frames move the clock (fast mode)."""
+        while (left := t - self.now()) > 0:
+            if self.skipping:
+                self.advance_to(t)
+                return
+            if self._moved is None:
+                self._moved = asyncio.Event()
+            self._moved.clear()
+            try:
+                await asyncio.wait_for(self._moved.wait(), left)
+            except TimeoutError:
+                pass
 
     def stream_to_clock(self, stream_s: float) -> float:
         """Clock time of a point in the audio stream (``now()`` before the first frame)."""
@@ -79,6 +111,8 @@ class TurnMarks:
         self.reply = ""
         self.interrupted = False
         self.speculative = ""
+        self.source = "voice"
+        """Who started the turn: ``voice``, ``text`` (typed) or ``agent`` (a timer ringing)."""
 
     def mark(self, name: str, at: float | None = None) -> None:
         if name not in MARKS:
@@ -96,18 +130,23 @@ class TurnMarks:
         ordered = {k: round(self.marks[k], 6) for k in MARKS if k in self.marks}
         return TurnTrace(turn_id=self.turn_id, marks=ordered, text=self.text,
                          reply=self.reply, interrupted=self.interrupted,
-                         speculative=self.speculative)
+                         speculative=self.speculative, source=self.source)
 
 
 def stage_latencies(marks: dict[str, float]) -> dict[str, float]:
     """Durations (ms) between milestones; only those whose both ends were recorded.
 
-    ``voice_to_voice`` is the figure users feel: last voiced audio -> first reply audio.
+    ``voice_to_voice`` is the figure users feel: last voiced audio -> first reply audio; a
+    typed turn has ``text_to_voice`` instead (its transcript is the typed line).
+    ``llm_first_token`` is the LLM's own time, from the request to its first token: a
+    speculative reply asks before the final transcript, so measuring from the final would
+    read negative ("llm -61 ms").
     """
+    llm_from = "llm_request" if "llm_request" in marks else "final_transcript"
     spans = {
         "endpoint_wait": ("speech_end", "endpoint"),
         "final_transcript": ("endpoint", "final_transcript"),
-        "llm_first_token": ("final_transcript", "llm_first_token"),
+        "llm_first_token": (llm_from, "llm_first_token"),
         "tts_first_chunk": ("llm_first_token", "tts_first_chunk"),
         "audio_out": ("tts_first_chunk", "first_audio_out"),
         "voice_to_voice": ("speech_end", "first_audio_out"),
