@@ -89,3 +89,11 @@ def test_text_with_braces_later_is_just_text():
     parser = ToolCallParser()
     assert _feed(parser, "Use {curly} braces like {this}.", 3) == "Use {curly} braces like {this}."
     assert parser.calls == []
+
+
+def test_cap_is_never_exceeded_even_with_the_closing_period():
+    words = "word " * 200
+    for cap in (20, 41, 100, 320):
+        shaper = SpokenFilter(max_sentences=3, max_chars=cap)
+        said = _feed(shaper, words, 7)
+        assert len(said) <= cap and said.endswith(".")

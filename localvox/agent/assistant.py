@@ -90,7 +90,7 @@ class AssistantNode(OutputAgentNode):
         """Load the model and evaluate system prompt + tool schemas in the background, so
         the engine listens at once and the first LLM turn only reads the new words."""
         try:
-            await self.llm.warm(self._system_messages(), self._offered_schemas())
+            await self.llm.warm(self.system_messages(), self.offered_schemas())
         except LocalvoxError as exc:
             await self._report(exc, None, "warm")  # one line now; each turn says it again
         except Exception:  # noqa: BLE001 - warming is an optimisation, the turn reports
@@ -114,10 +114,10 @@ class AssistantNode(OutputAgentNode):
         """Call after registering more tools on ``self.registry`` (user tools)."""
         self.router.set_tools(self.registry.get_schemas())
 
-    def _system_messages(self) -> list[dict[str, Any]]:
+    def system_messages(self) -> list[dict[str, Any]]:
         return [m for m in self.context.messages[:1] if m["role"] == "system"]
 
-    def _offered_schemas(self) -> list[dict[str, Any]] | None:
+    def offered_schemas(self) -> list[dict[str, Any]] | None:
         """The tools the LLM is offered in hybrid/native mode (all registered ones)."""
         if self.tool_mode == "intent" or not len(self.registry):
             return None

@@ -94,7 +94,7 @@ class SpokenFilter:
         if not clean or clean in ("-", "--", "|"):
             return self._break() if newline else ""
         sep = " " if self.spoken and not self._last.endswith(" ") else ""
-        if self._chars + len(sep) + len(clean) > self.max_chars:
+        if self._chars + len(sep) + len(clean) > self.max_chars - 1:  # room for the period
             return self._cut()
         text = sep + clean
         self._emit(text)
