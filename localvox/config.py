@@ -86,11 +86,13 @@ class AsrConfig:
 @dataclass
 class LlmConfig:
     backend: str = "llama_cpp"
-    model: str = "smollm2_135m"
-    n_ctx: int = 2048
+    model: str = "qwen2_5_coder_1_5b"
+    n_ctx: int = 4096
     threads: int = 2
     temperature: float = 0.3
     max_tokens: int = 160
+    spoken_max_sentences: int = 3
+    spoken_max_chars: int = 320
     base_url: str = "http://127.0.0.1:8080/v1"
     api_key_env: str = "OPENAI_API_KEY"
     remote_model: str = "local"
@@ -199,7 +201,7 @@ _CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("vad", "backend"): ("silero", "webrtc"),
     ("asr", "backend"): ("whisper", "pulse"),
     ("llm", "backend"): ("llama_cpp", "openai"),
-    ("llm", "tool_mode"): ("auto", "intent", "native"),
+    ("llm", "tool_mode"): ("auto", "hybrid", "intent", "native"),
     ("tts", "backend"): ("piper", "lightning"),
     ("tui", "ptt_style"): ("hold", "toggle"),
 }

@@ -11,7 +11,10 @@ from localvox.llm.llama_cpp import LlamaCppLLM, create
 
 @pytest.fixture(scope="module")
 def llm():
-    model = create(load_config(use_user_file=False))
+    # the mechanism needs no good brain: the 135M model loads in a fraction of a second
+    config = load_config(use_user_file=False)
+    config.llm.model = "smollm2_135m"
+    model = create(config)
     model.load()
     return model
 

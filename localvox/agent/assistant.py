@@ -1,19 +1,23 @@
-"""The default assistant: built-in tools, routed so that even a 135M model gets them right.
+"""The default assistant: built-in tools, routed so every model size gets them right.
 
 ``tool_mode`` (``[llm] tool_mode``):
 
-* ``intent``: each user turn goes through :class:`~localvox.agent.intent.IntentRouter`
-  first. A match runs the tool and the tool's own sentence is the reply (no LLM round
-  trip, so nothing for a tiny model to garble and no added latency). No match → the LLM
-  answers as open conversation, offered no tools (so it cannot call ``set_timer`` for
-  "tell me a joke").
-* ``native``: the model's own function calling through the SDK's tool loop
-  (``run_llm_with_tools``), for capable models behind an OpenAI-compatible server or a
-  bigger GGUF.
-* ``auto``: native for the ``openai`` backend, intent for ``llama_cpp``.
+* ``hybrid`` (``auto`` with llama_cpp): each user turn goes through
+  :class:`~localvox.agent.intent.IntentRouter` first -- instant and 95-100% right on the
+  bundled tool sets. A match runs the tool and its own sentence is the reply. What the
+  router does not match goes to the LLM *with every tool offered* (built-ins and user
+  ``@function_tool``s) when the model calls tools natively (Qwen2.5's ``<tool_call>``
+  template), so "is it jacket weather in Oslo?" still reaches ``get_weather``; a model
+  without native calling (SmolLM2, Gemma 3) gets the turn without tools, as plain
+  conversation -- the deterministic fallback.
+* ``intent``: router first, then the LLM without tools (the old default).
+* ``native``: the model's own function calling for every turn (``openai`` backend).
 
-History is per session (each session builds its own node) and trimmed to the model's
-context window before every LLM call; the system prompt is never dropped.
+Replies from the LLM are shaped for speech (``localvox.llm.spoken``): no markdown or
+lists, at most ``[llm] spoken_max_sentences`` sentences and ``spoken_max_chars``
+characters, generation stopped at the cap. History is per session; the exact fit to the
+context window is done by the backend in its worker thread (it owns the tokenizer); here
+it is only bounded by a character estimate, so nothing on the event loop tokenizes.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ from localvox.agent.builtin_tools import BuiltinTools
 from localvox.agent.intent import IntentRouter
 from localvox.agent.nodes import OutputAgentNode
 from localvox.agent.tools import RunContext, ToolRegistry
+from localvox.errors import LocalvoxError
+from localvox.llm.spoken import SpokenFilter
 
 if TYPE_CHECKING:
     from localvox.config import Config
@@ -35,13 +41,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_CHARS_PER_TOKEN = 3.5  # fallback estimate when the backend cannot tokenize
+_CHARS_PER_TOKEN = 3.5  # estimate for bounding the history; the backend fits exactly
 
 
 def resolve_tool_mode(config: "Config") -> str:
     mode = config.llm.tool_mode
     if mode == "auto":
-        return "native" if config.llm.backend == "openai" else "intent"
+        return "native" if config.llm.backend == "openai" else "hybrid"
     return mode
 
 
@@ -69,19 +75,33 @@ class AssistantNode(OutputAgentNode):
         if config.agent.system_prompt:
             self.context.add_message({"role": "system", "content": config.agent.system_prompt})
         self._reminders: asyncio.Task[None] | None = None
+        self._warming: asyncio.Task[None] | None = None
+        self._native: bool | None = None
 
-    # -- lifecycle: speak timers and alarms as they fire -------------------------------------
+    # -- lifecycle: warm the model, speak timers and alarms as they fire -----------------------
     async def on_start(self) -> None:
         await super().on_start()
         if self.tools is not None:
             self._reminders = asyncio.create_task(self._speak_reminders(),
                                                   name=f"{self.name}-reminders")
+        self._warming = asyncio.create_task(self._warm(), name=f"{self.name}-warm")
+
+    async def _warm(self) -> None:
+        """Load the model and evaluate system prompt + tool schemas in the background, so
+        the engine listens at once and the first LLM turn only reads the new words."""
+        try:
+            await self.llm.warm(self.system_messages(), self.offered_schemas())
+        except LocalvoxError as exc:
+            await self._report(exc, None, "warm")  # one line now; each turn says it again
+        except Exception:  # noqa: BLE001 - warming is an optimisation, the turn reports
+            log.warning("warming the LLM failed", exc_info=True)
 
     async def on_stop(self) -> None:
-        if self._reminders is not None:
-            self._reminders.cancel()
-            await asyncio.gather(self._reminders, return_exceptions=True)
-            self._reminders = None
+        for task in (self._reminders, self._warming):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        self._reminders = self._warming = None
         await super().on_stop()
 
     async def _speak_reminders(self) -> None:
@@ -94,17 +114,29 @@ class AssistantNode(OutputAgentNode):
         """Call after registering more tools on ``self.registry`` (user tools)."""
         self.router.set_tools(self.registry.get_schemas())
 
+    def system_messages(self) -> list[dict[str, Any]]:
+        return [m for m in self.context.messages[:1] if m["role"] == "system"]
+
+    def offered_schemas(self) -> list[dict[str, Any]] | None:
+        """The tools the LLM is offered in hybrid/native mode (all registered ones)."""
+        if self.tool_mode == "intent" or not len(self.registry):
+            return None
+        return self.registry.get_schemas()
+
+    async def native_tools(self) -> bool:
+        """Does this turn's LLM call get the tools? (asked once; the model decides)."""
+        if self.tool_mode == "intent" or not len(self.registry):
+            return False
+        if self._native is None:
+            self._native = self.tool_mode == "native" or await self.llm.supports_tools()
+        return self._native
+
     # -- context window ----------------------------------------------------------------------
     def _count_tokens(self, messages: list[dict[str, Any]]) -> int:
+        """A cheap estimate (no tokenizer on the event loop); the backend fits exactly."""
         text = "\n".join(f"{m['role']}: {m.get('content') or ''}"
                          f"{json.dumps(m['tool_calls']) if m.get('tool_calls') else ''}"
                          for m in messages)
-        counter = getattr(self.llm, "tokenize_len", None)
-        if counter is not None:
-            try:
-                return int(counter(text)) + 4 * len(messages)
-            except Exception:  # noqa: BLE001 - a count is an estimate; never fail a turn
-                pass
         return int(len(text) / _CHARS_PER_TOKEN) + 4 * len(messages)
 
     def trim_history(self) -> int:
@@ -113,24 +145,28 @@ class AssistantNode(OutputAgentNode):
 
     # -- replies -----------------------------------------------------------------------------
     async def generate_response(self) -> AsyncIterator[str]:
-        if self.tool_mode == "intent":
-            last = self.context.last("user")
-            call = self.router.tool_call(last["content"]) if last else None
+        last = self.context.last("user")
+        user_text = str(last["content"]) if last else ""
+        if self.tool_mode in ("intent", "hybrid") and last is not None:
+            call = self.router.tool_call(user_text)
             if call is not None:
                 results = await self.registry.execute(
                     [call], context=RunContext(session=self.session, node=self),
                     emit=self.send_event)
                 yield spoken_result(results[0].content, results[0].is_error)
                 return
-            self.trim_history()
-            async for chunk in self._stream(self.llm.chat(self.context.messages)):
-                yield chunk
-            return
         self.trim_history()
-        agent = self.config.agent
-        async for chunk in self.run_llm_with_tools(
+        cfg = self.config.llm
+        shaper = SpokenFilter.for_request(user_text, max_sentences=cfg.spoken_max_sentences,
+                                          max_chars=cfg.spoken_max_chars)
+        if await self.native_tools():
+            agent = self.config.agent
+            source = self.run_llm_with_tools(
                 self.llm, self.registry, max_rounds=agent.max_tool_rounds,
-                holding_phrase=agent.holding_phrase, holding_after_ms=agent.holding_after_ms):
+                holding_phrase=agent.holding_phrase, holding_after_ms=agent.holding_after_ms)
+        else:
+            source = self._stream(self.llm.chat(self.context.messages))
+        async for chunk in shaped(source, shaper):
             yield chunk
 
     async def _stream(self, stream: AsyncIterator[Any]) -> AsyncIterator[str]:
@@ -142,6 +178,24 @@ class AssistantNode(OutputAgentNode):
             aclose = getattr(stream, "aclose", None)
             if aclose is not None:
                 await aclose()
+
+
+async def shaped(source: AsyncIterator[str], shaper: SpokenFilter) -> AsyncIterator[str]:
+    """Pass ``source`` through the speech filter; close it (stopping generation) at the cap."""
+    try:
+        async for piece in source:
+            text = shaper.feed(piece)
+            if text:
+                yield text
+            if shaper.done:
+                return
+        rest = shaper.finish()
+        if rest:
+            yield rest
+    finally:
+        aclose = getattr(source, "aclose", None)
+        if aclose is not None:
+            await aclose()
 
 
 def spoken_result(content: str, is_error: bool) -> str:

@@ -24,6 +24,9 @@ class ChatChunk:
     tool_calls: list[ToolCall] = field(default_factory=list)
     """Complete tool calls; delivered once, after the model finished them."""
     finish_reason: str | None = None
+    stats: dict[str, Any] = field(default_factory=dict)
+    """On the final chunk, when the backend measures them: prompt_tokens, cached_tokens,
+    first_token_s, completion_tokens, tokens_per_s (``bench chat`` reads these)."""
 
 
 class LLM(Protocol):
@@ -33,4 +36,30 @@ class LLM(Protocol):
              *, stream: bool = True, **overrides: Any) -> AsyncIterator[ChatChunk]:
         """Stream a reply. Cancelling the consumer stops generation."""
 
+    async def warm(self, messages: list[dict[str, Any]] | None = None,
+                   tools: list[dict[str, Any]] | None = None) -> None:
+        """Get ready for conversations starting with ``messages`` (the system prompt) and
+        ``tools``: load the model and evaluate that prefix once, off the event loop.
+        Remote backends have nothing to do."""
+
+    async def supports_tools(self) -> bool:
+        """Can the model call tools itself (native function calling)?"""
+
     async def close(self) -> None: ...
+
+
+class LLMBase:
+    """Defaults for the optional parts of the contract, for small custom LLMs and fakes:
+    nothing to warm, no native tool calling, nothing to close."""
+
+    name = "llm"
+
+    async def warm(self, messages: list[dict[str, Any]] | None = None,
+                   tools: list[dict[str, Any]] | None = None) -> None:
+        return None
+
+    async def supports_tools(self) -> bool:
+        return False
+
+    async def close(self) -> None:
+        return None

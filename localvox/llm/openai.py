@@ -236,6 +236,13 @@ class OpenAICompatibleLLM:
                              finish_reason=choice.get("finish_reason") or "stop"))
         return out
 
+    async def warm(self, messages: list[dict[str, Any]] | None = None,
+                   tools: list[dict[str, Any]] | None = None) -> None:
+        """Nothing to load here; the server caches prompts itself (llama.cpp's does)."""
+
+    async def supports_tools(self) -> bool:
+        return True  # the server speaks OpenAI tool calls (or ignores them)
+
     async def close(self) -> None:
         if self._client is not None:
             await self._client.aclose()

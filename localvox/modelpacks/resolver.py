@@ -137,7 +137,25 @@ class ModelResolver:
         alt = ""
         if len(spec.sources) > 1:
             alt = " (or " + " / ".join(s.install_command for s in spec.sources[1:]) + ")"
+        missing = self._missing_parts(first)
+        if missing:  # a split pack with only some parts installed: name the missing ones
+            names = ", ".join(missing[:3]) + (f" (+{len(missing) - 3} more)"
+                                              if len(missing) > 3 else "")
+            return (f"model {spec.id!r} is incomplete: {names} not installed; "
+                    f"run `{first.install_command}`")
         return f"model {spec.id!r} is not installed: run `{first.install_command}`{alt}"
+
+    def _missing_parts(self, source: ModelSource) -> list[str]:
+        """Packages of a multi-part file that are missing while others are present (the
+        manifest lists one package per part, in order)."""
+        for f in source.files:
+            if len(f.parts) < 2 or len(f.parts) != len(source.packages):
+                continue
+            absent = [pkg for pkg, part in zip(source.packages, f.parts)
+                      if (p := self._part_path(part)) is None or not p.is_file()]
+            if absent and len(absent) < len(f.parts):
+                return absent
+        return []
 
     # -- joining ----------------------------------------------------------------------------
     def _joined_path(self, spec: ModelSpec, f: ModelFile) -> Path:
