@@ -218,17 +218,13 @@ async def _line_mode(app: "App", config: "Config", *, input_path: str | None,
         traces = engine.subscribe()
 
         async def show_latency() -> None:
-            """One latency line per turn, under the reply (the trace can come first)."""
-            pending: list[str] = []
+            """One latency line per turn, under the reply."""
             while True:
                 event = await traces.get()
                 if isinstance(event, ev.TurnTrace) and (text := format_latency(event.marks)):
-                    pending.append(f"  ({text})")
-                if pending and isinstance(event, (ev.ReplyDone, ev.SessionEnded)):
-                    for _ in range(3):   # let the line printer end the reply line first
+                    for _ in range(3):   # the line printer ends the reply line first
                         await asyncio.sleep(0)
-                    print("\n".join(pending), flush=True)
-                    pending.clear()
+                    print(f"  ({text})", flush=True)
 
         shower = asyncio.create_task(show_latency())
         try:
