@@ -96,12 +96,12 @@ def test_warm_transfer_from_the_atoms_keywords_is_a_transfer_call() -> None:
     assert isinstance(wire, ev.TransferCall) and wire.option.handoff_prompt == \
         "Customer escalation: bill" and wire.option.type is ev.TransferType.WARM
     line = handoff_notice(event)
-    assert line.startswith("warm transfer to +1 555 0100") and "uplifting_beats" in line \
+    assert line.startswith("transferring (warm) to +1 555 0100") and "uplifting_beats" in line \
         and "Customer escalation: bill" in line
     cold = SDKAgentTransferConversationEvent(
         transfer_call_number=None, transfer_options=TransferOption(
             type=TransferOptionType.COLD_TRANSFER), on_hold_music="relaxing_sound")
-    assert handoff_notice(cold) == ("cold transfer to (no number given), "
+    assert handoff_notice(cold) == ("transferring (cold) to (no number given), "
                                     "hold music 'relaxing_sound'")
 
 
@@ -315,7 +315,7 @@ async def test_a_transfer_reaches_the_loop_as_a_notice_then_ends_the_session() -
     await session.start()
     pieces = [p async for p in AppAgent(session).respond("a human please")]
     assert pieces == [ReplyText("Connecting you."),
-                      AgentNotice("info", "cold transfer to +1 555 0100, hold music "
+                      AgentNotice("info", "transferring (cold) to +1 555 0100, hold music "
                                   "'relaxing_sound'"), EndSession("transfer")]
     await session.close()
 

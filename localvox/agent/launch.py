@@ -101,11 +101,14 @@ def load_app(path: str | Path) -> "App":
     return app
 
 
-def launch(app: "App", args: argparse.Namespace, config: "Config") -> int:
-    """Run ``app`` in the mode the flags ask for."""
+def launch(app: "App", args: argparse.Namespace, config: "Config", *,
+           name: str | None = None) -> int:
+    """Run ``app`` in the mode the flags ask for; ``name`` labels what it says on join
+    (default: the script's name)."""
     from localvox.agent.client import set_active_config
 
     set_active_config(config, llm_chosen=_llm_chosen(config))
+    name = name or Path(sys.argv[0]).stem or "agent"
     serve = getattr(args, "serve", None)
     if serve:
         host, port = _host_port(serve)
@@ -115,10 +118,10 @@ def launch(app: "App", args: argparse.Namespace, config: "Config") -> int:
     inputs = {"input_path": getattr(args, "input", None),
               "output_path": getattr(args, "output", None)}
     if getattr(args, "text_mode", False) or not sys.stdout.isatty():
-        return asyncio.run(_line_mode(app, config, **inputs))
+        return asyncio.run(_line_mode(app, config, name, **inputs))
     from localvox.tui.app import LocalvoxApp
 
-    LocalvoxApp(config, engine_factory(app, config, **inputs)).run()
+    LocalvoxApp(config, engine_factory(app, config, name, **inputs)).run()
     _finish(app)
     return 0
 
@@ -164,9 +167,9 @@ def handoff_notice(event: Any) -> str:
     from localvox.agent.events import EndCall, TransferType
 
     if isinstance(event, EndCall):
-        return "the agent ended the call" + (f" ({event.reason})" if event.reason else "")
+        return "call ended" + (f" ({event.reason})" if event.reason else "")
     kind = "warm" if event.option.type == TransferType.WARM else "cold"
-    line = f"{kind} transfer to {event.number or '(no number given)'}"
+    line = f"transferring ({kind}) to {event.number or '(no number given)'}"
     if event.on_hold_music:
         line += f", hold music {event.on_hold_music!r}"
     if event.option.handoff_prompt:
@@ -174,35 +177,39 @@ def handoff_notice(event: Any) -> str:
     return line
 
 
-async def open_port(app: "App", config: "Config") -> tuple[AppAgent, list[str]]:
+async def open_port(app: "App", config: "Config", name: str = "agent",
+                    ) -> tuple[AppAgent, list[str]]:
     """Open the app's session for the speech loop; what to show first (the model used,
-    anything the agent said when the user joined)."""
+    and what the agent said when the user joined: shown, not spoken, as the loop waits for
+    the wake word)."""
     from localvox.agent.client import take_announcements
 
     session = await app.open_session(transport="speech")
     port = AppAgent(session, reply_timeout_s=config.agent.reply_timeout_s)
     greeted = await port.join()
-    lines = take_announcements() + [f"the agent says on join: {g}" for g in greeted]
+    lines = [f"[info] {line}" for line in take_announcements()]
+    lines += [f"[{name} greets] {said}" for said in greeted]
     return port, lines
 
 
-def engine_factory(app: "App", config: "Config", **inputs: Any) -> Any:
+def engine_factory(app: "App", config: "Config", name: str = "agent", **inputs: Any) -> Any:
     """The TUI's engine factory: the app's session as the agent, models load behind it."""
     async def factory(progress: Any) -> Any:
         from localvox.pipeline.events import Notice
         from localvox.pipeline.factory import build_engine
 
         progress("starting the agent")
-        port, lines = await open_port(app, config)
+        port, lines = await open_port(app, config, name)
         engine = await build_engine(config, agent=port, progress=progress, progressive=True,
                                     **inputs)
-        engine.startup_notices.extend(Notice("info", line) for line in lines)
+        engine.startup_notices.extend(Notice("info", line.removeprefix("[info] "))
+                                      for line in lines)
         return engine
 
     return factory
 
 
-async def _line_mode(app: "App", config: "Config", *, input_path: str | None,
+async def _line_mode(app: "App", config: "Config", name: str, *, input_path: str | None,
                      output_path: str | None) -> int:
     from localvox.commands.run import format_latency
     from localvox.pipeline import events as ev
@@ -210,9 +217,9 @@ async def _line_mode(app: "App", config: "Config", *, input_path: str | None,
     from localvox.tui.textmode import run_text_mode
 
     try:
-        port, lines = await open_port(app, config)
+        port, lines = await open_port(app, config, name)
         for line in lines:
-            print(f"[info] {line}", flush=True)
+            print(line, flush=True)
         engine = await build_engine(config, agent=port, input_path=input_path,
                                     output_path=output_path)
         traces = engine.subscribe()
@@ -305,8 +312,10 @@ async def chat_loop(app: "App", stdin: Any = None, stdout: Any = None) -> int:
                     show(f"\n[tool {e.name} failed: {e.error.splitlines()[0]}]\n")
                 elif isinstance(e, ev.ErrorEvent):
                     show(f"\n[{e.severity}: {e.message.splitlines()[0]}]")
-                elif isinstance(e, (ev.TransferCall, ev.EndCall)):
+                elif isinstance(e, ev.TransferCall):
                     show(f"\n[{handoff_notice(e)}]")
+                elif isinstance(e, ev.EndCall):
+                    show("\n[call ended]")
             show("\n")
             await session.idle(5)
             after.close()

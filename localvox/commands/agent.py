@@ -23,6 +23,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, config: Any) -> int:
+    from pathlib import Path
+
     from localvox.agent.launch import launch, load_app
 
-    return launch(load_app(args.file), args, config)
+    return launch(load_app(args.file), args, config, name=Path(args.file).stem)

@@ -63,4 +63,4 @@ def run(args: argparse.Namespace, config: Any) -> int:
     app = _app(args, config)
     if getattr(args, "example_text", False) or getattr(args, "text_mode", False):
         args.chat = True
-    return launch(app, args, config)
+    return launch(app, args, config, name=args.name)
