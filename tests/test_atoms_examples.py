@@ -133,6 +133,7 @@ async def _spoken(name: str, config: Any, parts: Any, wav: Path, tmp: Path) -> l
 
     app = _app(name, config)
     port, _ = await open_port(app, config, name)
+    parts.wake.reset()          # shared across engines; each recording is a new stream
     engine = await build_engine(config, parts=parts, agent=port, input_path=str(wav),
                                 output_path=str(tmp / f"{name}-reply.wav"), realtime=False,
                                 trace_path=tmp / "turns.jsonl")
