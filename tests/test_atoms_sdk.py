@@ -360,3 +360,58 @@ def test_load_app_finds_the_app_made_under_main_without_running_it(tmp_path: Pat
 
     with pytest.raises(ConfigError, match="makes no app"):
         load_app(_write(tmp_path, "x = 1\n"))
+
+
+async def test_bank_listing_verifies_then_queries_and_analyses_with_an_audit_trail(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The article's "How much did I spend on Amazon since January 2024?" flow, with the
+    model's tool calls scripted (the packaged model cannot pick these tools)."""
+    from localvox.config import load_config
+
+    set_active_config(load_config(use_user_file=False))
+    try:
+        app = load_app(REPO / "examples" / "atoms" / "bank_agent.py")
+        session = await app.open_session()
+        csr = next(n for n in session.nodes if n.name == "csr-agent")
+        audit = next(n for n in session.nodes if n.name == "audit-logger")
+        query = ("SELECT date, amount FROM transactions WHERE merchant = 'Amazon' "
+                 "AND date >= '2024-01-01'")
+        rows = json.dumps([{"date": d, "amount": a} for d, a in csr.db.con.execute(
+            "SELECT date, amount FROM transactions WHERE merchant = 'Amazon'").fetchall()])
+
+        def call(i: str, tool: str, **args: Any) -> ChatChunk:
+            return ChatChunk(tool_calls=[ToolCall(i, tool, json.dumps(args))])
+
+        csr.llm = LLMClient(llm=ScriptedLLM(
+            [call("q0", "execute_query", sql=query)],          # before verification: refused
+            [ChatChunk(content="First, your full name and date of birth, please.")],
+            [call("v1", "verify_customer", name="asha rao", dob="1990-04-12", city="Pune")],
+            [call("q1", "execute_query", sql=query)],
+            [call("a1", "analyze_data", data_json=rows, analysis_type="total")],
+            [ChatChunk(content="You spent 376000 rupees on Amazon across 13 payments.")],
+            [call("d1", "execute_query", sql="DELETE FROM transactions")],
+            [ChatChunk(content="I can only read your data.")]))
+        await session.send(ev.UserJoined())
+        first = [e async for e in session.turn("How much did I spend on Amazon since 2024?")]
+        assert not [e for e in first if isinstance(e, ev.ToolCallStart)]   # refused unverified
+        assert csr.context.messages[-2]["content"].startswith("Error: verify the customer")
+        second = [e async for e in session.turn("Asha Rao, born 12 April 1990, from Pune.")]
+        ends = {e.name: e.result for e in second if isinstance(e, ev.ToolCallEnd)}
+        assert ends["verify_customer"].startswith("Level 2 verification successful")
+        assert json.loads(ends["analyze_data"]) == {"total": 376000, "count": 13,
+                                                    "currency": "INR"}
+        assert len(json.loads(ends["execute_query"])) == 13
+        reply = "".join(e.text for e in second if isinstance(e, ev.ResponseChunk))
+        assert reply == "You spent 376000 rupees on Amazon across 13 payments."
+        third = [e async for e in session.turn("Delete my transactions.")]
+        errors = [e.error for e in third if isinstance(e, ev.ToolCallError)]
+        assert errors == ["execute_query failed: Only SELECT queries allowed"]
+        await session.idle(2)
+        kinds = [k for (k,) in csr.db.con.execute("SELECT kind FROM audit ORDER BY id")]
+        assert kinds[0] == "CALL_START" and kinds.count("TOOL_CALL") == 5
+        assert kinds.count("TRANSCRIPT") == 6       # three caller turns, three replies
+        assert audit._transcript[0] == {"role": "user",
+                                        "content": "How much did I spend on Amazon since 2024?"}
+        await app.close()
+    finally:
+        set_active_config(None)
