@@ -111,6 +111,7 @@ class AgentConfig:
     notes_db: str = ""
     weather_url: str = ""
     geocode_url: str = ""
+    reply_timeout_s: float = 30.0
 
 
 @dataclass

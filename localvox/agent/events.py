@@ -175,6 +175,9 @@ class EndCall(Event, type="agent.end_call"):
 class TransferType(str, Enum):
     COLD = "cold"
     WARM = "warm"
+    # The Atoms SDK's spellings (``TransferOptionType.COLD_TRANSFER``): the same members.
+    COLD_TRANSFER = "cold"
+    WARM_TRANSFER = "warm"
 
 
 @dataclass

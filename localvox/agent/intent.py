@@ -415,12 +415,32 @@ class IntentRouter:
     def set_tools(self, tools: Iterable[dict[str, Any]]) -> None:
         """Registered tool schemas: built-ins by name use templates, others are user tools."""
         self.builtin, self.user = set(), []
+        self._params: dict[str, set[str]] = {}
         for schema in tools:
             fn = schema.get("function", schema)
             if fn["name"] in BUILTIN_SLOT_FILLERS:
                 self.builtin.add(fn["name"])
+                props = (fn.get("parameters") or {}).get("properties") or {}
+                self._params[fn["name"]] = set(props)
             else:
                 self.user.append(UserIntent.from_schema(fn))
+
+    def _fit(self, name: str, args: dict[str, Any]) -> dict[str, Any] | None:
+        """The built-in filler's arguments under the registered tool's own parameter names.
+
+        Why: an app's own ``get_weather(city)`` (the Atoms article's) shares the built-in's
+        name but not its ``location`` parameter; one unmatched argument goes to the one
+        unfilled parameter, anything more ambiguous is no match.
+        """
+        params = self._params.get(name)
+        if params is None or set(args) <= params:
+            return args
+        extra = [k for k in args if k not in params]
+        free = [p for p in params if p not in args]
+        if len(extra) == 1 and len(free) == 1:
+            kept = {k: v for k, v in args.items() if k in params}
+            return {**kept, free[0]: args[extra[0]]}
+        return None
 
     def route(self, text: str) -> Route | None:
         t = normalize(text)
@@ -446,6 +466,7 @@ class IntentRouter:
                 continue
             slots = {k: str(v.value) for k, v in result.entities.items()}
             args = BUILTIN_SLOT_FILLERS[name](slots, original if name == "add_note" else t)
+            args = self._fit(name, args) if args is not None else None
             if args is None:
                 continue
             # prefer the template with the most literal words matched (least wildcard text)
@@ -468,6 +489,7 @@ class IntentRouter:
         for name, cue, build in _CUES:
             if name in self.builtin and cue.search(t):
                 args = build(t)
+                args = self._fit(name, args) if args is not None else None
                 if args is not None:
                     return Route(name, args, "cue")
         return None

@@ -212,6 +212,8 @@ class ToolRegistry:
         self.timeout_s = timeout_s
         self.emit = emit
         self._tools: dict[str, _Tool] = {}
+        self._owner: Any = None
+        """The node whose tools ``discover`` found (reports tool events when no ``emit``)."""
 
     def __contains__(self, name: str) -> bool:
         return name in self._tools
@@ -238,7 +240,11 @@ class ToolRegistry:
 
     def discover(self, obj: Any) -> list[str]:
         """Register every ``@function_tool`` member of ``obj`` (bound) or of a module."""
+        from localvox.agent.nodes import Node  # nodes imports this module
+
         found: list[str] = []
+        if isinstance(obj, Node) and self._owner is None:
+            self._owner = obj
         if isinstance(obj, types.ModuleType):
             members = [(n, v) for n, v in vars(obj).items() if is_function_tool(v)]
         else:
@@ -261,15 +267,26 @@ class ToolRegistry:
     def get_schemas(self) -> list[dict[str, Any]]:
         return [tool.info.schema() for tool in self._tools.values()]
 
-    async def execute(self, calls: Sequence[ToolCall], parallel: bool = True, *,
-                      context: RunContext | None = None,
-                      emit: Emit | None = None) -> list[ToolResult]:
+    async def execute(self, calls: Sequence[ToolCall] | None = None, parallel: bool = True, *,
+                      context: RunContext | None = None, emit: Emit | None = None,
+                      tool_calls: Sequence[ToolCall] | None = None) -> list[ToolResult]:
         """Run the calls; one result per call, in input order, each with its call id.
 
-        Never raises for a tool's failure (unknown tool, bad JSON, bad arguments, an
-        exception, a timeout): those are ``is_error`` results. Cancellation propagates.
+        ``tool_calls=`` is the Atoms SDK's name for ``calls``. Never raises for a tool's
+        failure (unknown tool, bad JSON, bad arguments, an exception, a timeout): those are
+        ``is_error`` results. Cancellation propagates.
+
+        Without ``emit``/``context``, a registry that ``discover``-ed a node's tools reports
+        to that node (``ToolCallStart``/``End``/``Error`` reach the speech loop and the TUI)
+        and gives tools its session, as the article's ``execute(tool_calls=...)`` expects.
         """
-        emit = emit or self.emit
+        if calls is not None and tool_calls is not None:
+            raise TypeError("execute() got both calls and tool_calls; pass one")
+        calls = list(tool_calls if tool_calls is not None else calls or [])
+        owner = self._owner
+        emit = emit or self.emit or (owner.send_event if owner is not None else None)
+        if context is None and owner is not None:
+            context = RunContext(session=owner.session, node=owner)
         if parallel and len(calls) > 1:
             return list(await asyncio.gather(
                 *(self._execute_one(c, context, emit) for c in calls)))

@@ -1,7 +1,8 @@
 """``localvox example NAME [--text]``: run one of the article's agents.
 
 ``--text`` reads lines (from the terminal, or from stdin when piped, one turn per line)
-and prints the replies; without it the example runs in the speech loop.
+and prints the replies; without it the example runs in the speech loop, like any app's
+``app.run()`` (``localvox.agent.launch``): the TUI on a terminal, lines otherwise.
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ HELP = "run an example agent (weather, bank, sentiment) by voice or with --text"
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from localvox.examples import EXAMPLES
 
+    from localvox.commands._runflags import add_run_arguments
+
     p.add_argument("name", choices=sorted(EXAMPLES), help="which example")
     p.add_argument("--text", dest="example_text", action="store_true",
-                   help="type instead of talking")
-    p.add_argument("--input", metavar="WAV", help="voice mode: a WAV file as the microphone")
-    p.add_argument("--output", metavar="WAV", help="voice mode: write the speech to a WAV file")
+                   help="type instead of talking (no speech models; --chat)")
+    add_run_arguments(p, nested=True, text=False)
     p.add_argument("--bank-db", metavar="FILE", help="bank example: the bank database "
                    "(created and seeded if missing; default in the user data dir)")
     p.add_argument("--audit-db", metavar="FILE", help="bank example: the audit database")
@@ -52,114 +54,13 @@ def _app(args: argparse.Namespace, config: Any) -> Any:
 
 
 def run(args: argparse.Namespace, config: Any) -> int:
-    import asyncio
+    """The example is an ordinary app: it runs through ``App.run``'s launcher, so it gets
+    the TUI, line mode, WAV input/output and ``--serve`` like any user's agent.
+    ``--text`` here keeps its old meaning: typed turns without the speech models
+    (``--chat`` of the launcher)."""
+    from localvox.agent.launch import launch
 
     app = _app(args, config)
-    if args.example_text or getattr(args, "text_mode", False):
-        return asyncio.run(_text_loop(app))
-    return _voice(app, args, config)
-
-
-def _voice(app: Any, args: argparse.Namespace, config: Any) -> int:
-    """The example as the agent of the speech loop (wake word, ASR, TTS, barge-in)."""
-    import asyncio
-
-    from localvox.errors import LocalvoxError
-
-    try:
-        from localvox.pipeline.agent_port import SessionAgent
-        from localvox.pipeline.factory import build_engine
-        from localvox.tui.textmode import run_text_mode
-    except ImportError:
-        raise LocalvoxError("the speech loop is not available in this build; "
-                            f"run `localvox example {args.name} --text`") from None
-
-    async def main() -> int:
-        session = await app.open_session()
-        try:
-            agent = SessionAgent(session)
-            for said in await agent.join():
-                print(f"[{args.name} greets] {said}", flush=True)
-            engine = await build_engine(config, agent=agent,
-                                        input_path=getattr(args, "input", None),
-                                        output_path=getattr(args, "output", None))
-            return int(await run_text_mode(engine) or 0)
-        finally:
-            await app.close()
-            finish = getattr(app, "finish", None)
-            if finish is not None:
-                finish()
-
-    return asyncio.run(main())
-
-
-async def _text_loop(app: Any) -> int:
-    import sys
-
-    from localvox.agent import events as ev
-
-    interactive = sys.stdin.isatty()
-    session = await app.open_session()
-    out = sys.stdout
-
-    def show(text: str) -> None:
-        out.write(text)
-        out.flush()
-
-    try:
-        async def greet() -> None:
-            # anything said on join (a greeting) arrives as Speak events
-            stream = session.events()
-            await session.send(ev.UserJoined())
-            await session.idle(5)
-            stream.close()
-            async for e in stream:
-                if isinstance(e, ev.Speak):
-                    show(f"agent> {e.text}\n")
-
-        await greet()
-        loop = asyncio_loop()
-        while not session.ended:
-            if interactive:
-                show("you> ")
-            line = await loop.run_in_executor(None, sys.stdin.readline)
-            if not line:
-                break
-            text = line.strip()
-            if not text:
-                continue
-            if not interactive:
-                show(f"you> {text}\n")
-            show("agent> ")
-            after = session.events()  # what the agent says once the reply is over
-            async for e in session.turn(text):
-                if isinstance(e, (ev.ResponseChunk, ev.Speak)):
-                    show(e.text)
-                elif isinstance(e, ev.ErrorEvent):
-                    show(f"\n[{e.severity}: {e.message.splitlines()[0]}]")
-                elif isinstance(e, ev.TransferCall):
-                    show(f"\n[transferring ({e.option.type.value}) to {e.number}]")
-                elif isinstance(e, ev.EndCall):
-                    show("\n[call ended]")
-            show("\n")
-            await session.idle(5)
-            after.close()
-            replied = False
-            async for e in after:
-                if isinstance(e, ev.ResponseEnd):
-                    replied = True
-                elif replied and isinstance(e, ev.Speak):
-                    show(f"agent> {e.text}\n")
-        await session.idle(5)
-    finally:
-        await app.close()
-        closer = getattr(app, "finish", None)
-        if closer is not None:
-            closer()
-    return 0
-
-
-def asyncio_loop() -> Any:
-    import asyncio
-
-    return asyncio.get_running_loop()
+    if getattr(args, "example_text", False) or getattr(args, "text_mode", False):
+        args.chat = True
+    return launch(app, args, config, name=args.name)

@@ -1,0 +1,364 @@
+"""``App.run()``: run any agent app the way ``localvox`` runs its own assistant.
+
+One parser, the ``localvox`` flags (``--text``, ``--input/--output WAV``, ``--no-wake``,
+``--llm ...``, ``--config``...), plus ``--serve HOST:PORT`` and ``--chat``; then one of:
+
+* the TUI (a terminal, no ``--text``): the app's session is the agent of the speech loop,
+  with the wake word, endpointing, streaming ASR, barge-in, TTS and the latency panel;
+* line mode (``--text``, or output not a terminal): the same loop, events as lines; with
+  ``--input call.wav`` it runs headless on the recording and prints a latency line a turn;
+* ``--serve HOST:PORT``: one session per WebSocket connection (``localvox.agent.ws``);
+* ``--chat``: typed turns straight into the session, no speech models (``localvox chat``).
+
+The engine is built by the public factory (``localvox.pipeline.factory.build_engine``); this
+module only opens the app's session and puts :class:`AppAgent` in front of it. Failures of
+user code are one line each: a setup handler that never starts its session ends the run
+(``SetupError``); a tool that raises is a tool error the loop shows; a reply that produces
+nothing for ``[agent] reply_timeout_s`` is cut off with a notice and the loop goes on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from localvox.pipeline.agent_port import AgentNotice, EndSession, ReplyPiece, SessionAgent
+
+if TYPE_CHECKING:
+    from localvox.agent.app import App
+    from localvox.config import Config
+
+__all__ = ["AppAgent", "build_parser", "launch", "load_app", "open_port",
+           "run_app", "handoff_notice"]
+
+_CAPTURE: list[Any] = []
+"""While :func:`load_app` runs a file, ``App.run()`` records its app here instead of running."""
+
+
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    from localvox.cli import add_config_flags
+    from localvox.commands._runflags import add_run_arguments
+
+    p = argparse.ArgumentParser(
+        prog=prog, description="Run this agent with localvox's speech loop: the terminal app "
+        "by default, --text for lines, --input/--output WAV for a recording, --serve for "
+        "WebSocket clients.")
+    add_run_arguments(p)
+    add_config_flags(p)
+    return p
+
+
+def run_app(app: "App", argv: list[str] | None = None) -> int:
+    """Parse ``argv`` (default ``sys.argv[1:]``) and run; the exit status."""
+    if _CAPTURE:
+        _CAPTURE[-1] = app   # load_app() is reading the file: hand the app over, run nothing
+        return 0
+    from localvox.cli import config_from_args
+    from localvox.errors import LocalvoxError
+
+    args = build_parser(Path(sys.argv[0]).name or None).parse_args(argv)
+    try:
+        return launch(app, args, config_from_args(args))
+    except LocalvoxError as err:
+        print(f"localvox: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def load_app(path: str | Path) -> "App":
+    """The ``App`` a Python file makes, without running it.
+
+    The file runs as ``__main__`` (as ``python FILE.py`` would), so an app created under
+    ``if __name__ == "__main__":`` is found too: its ``app.run()`` hands the app back here.
+    Otherwise a module-level ``app`` is used.
+    """
+    import runpy
+
+    from localvox.agent.app import App
+    from localvox.errors import ConfigError
+
+    file = Path(path)
+    if not file.is_file():
+        raise ConfigError(f"no agent file {file}")
+    _CAPTURE.append(None)
+    try:
+        sys.path.insert(0, str(file.resolve().parent))
+        try:
+            namespace = runpy.run_path(str(file), run_name="__main__")
+        finally:
+            sys.path.remove(str(file.resolve().parent))
+        app = _CAPTURE[-1] or namespace.get("app")
+    finally:
+        _CAPTURE.pop()
+    if not isinstance(app, App):
+        raise ConfigError(f"{file} makes no app: define `app = AtomsApp(setup_handler=...)` "
+                          "(or localvox.agent.App) and call app.run()")
+    return app
+
+
+def launch(app: "App", args: argparse.Namespace, config: "Config", *,
+           name: str | None = None) -> int:
+    """Run ``app`` in the mode the flags ask for; ``name`` labels what it says on join
+    (default: the script's name)."""
+    from localvox.agent.client import set_active_config
+
+    set_active_config(config, llm_chosen=_llm_chosen(config))
+    name = name or Path(sys.argv[0]).stem or "agent"
+    serve = getattr(args, "serve", None)
+    if serve:
+        host, port = _host_port(serve)
+        return asyncio.run(_serve(app, host, port))
+    if getattr(args, "chat", False):
+        return asyncio.run(chat_loop(app))
+    inputs = {"input_path": getattr(args, "input", None),
+              "output_path": getattr(args, "output", None)}
+    if getattr(args, "text_mode", False) or not sys.stdout.isatty():
+        return asyncio.run(_line_mode(app, config, name, **inputs))
+    from localvox.tui.app import LocalvoxApp
+
+    LocalvoxApp(config, engine_factory(app, config, name, **inputs)).run()
+    _finish(app)
+    return 0
+
+
+# -- the agent in front of the engine ------------------------------------------------------
+
+class AppAgent(SessionAgent):
+    """``SessionAgent`` for user code: a hung reply is cut off, a handoff is announced.
+
+    Args:
+        reply_timeout_s: the longest the reply may go without producing anything (no
+            text, no tool event) before it is interrupted with a notice. Why a gap and not
+            a total: a long spoken answer is fine, a node awaiting forever is not.
+    """
+
+    def __init__(self, session: Any, *, reply_timeout_s: float = 30.0) -> None:
+        super().__init__(session)
+        self.reply_timeout_s = reply_timeout_s
+
+    async def respond(self, text: str) -> AsyncIterator[ReplyPiece]:
+        pieces = super().respond(text).__aiter__()
+        try:
+            while True:
+                try:
+                    piece = await asyncio.wait_for(pieces.__anext__(), self.reply_timeout_s)
+                except StopAsyncIteration:
+                    return
+                except TimeoutError:
+                    names = ", ".join(n.name for n in self.session.nodes) or "the agent"
+                    yield AgentNotice("warning", f"{names} produced nothing for "
+                                      f"{self.reply_timeout_s:g} s (a node awaiting forever?); "
+                                      "this reply was cut off")
+                    return
+                if isinstance(piece, EndSession) and self.session.end_event is not None:
+                    yield AgentNotice("info", handoff_notice(self.session.end_event))
+                yield piece
+        finally:
+            await pieces.aclose()
+
+
+def handoff_notice(event: Any) -> str:
+    """One line for an end call or a transfer, with everything the human side needs."""
+    from localvox.agent.events import EndCall, TransferType
+
+    if isinstance(event, EndCall):
+        return "call ended" + (f" ({event.reason})" if event.reason else "")
+    kind = "warm" if event.option.type == TransferType.WARM else "cold"
+    line = f"transferring ({kind}) to {event.number or '(no number given)'}"
+    if event.on_hold_music:
+        line += f", hold music {event.on_hold_music!r}"
+    if event.option.handoff_prompt:
+        line += f"; private hand-off prompt: {event.option.handoff_prompt!r}"
+    return line
+
+
+async def open_port(app: "App", config: "Config", name: str = "agent",
+                    ) -> tuple[AppAgent, list[str]]:
+    """Open the app's session for the speech loop; what to show first (the model used,
+    and what the agent said when the user joined: shown, not spoken, as the loop waits for
+    the wake word)."""
+    from localvox.agent.client import take_announcements
+
+    session = await app.open_session(transport="speech")
+    port = AppAgent(session, reply_timeout_s=config.agent.reply_timeout_s)
+    greeted = await port.join()
+    lines = [f"[info] {line}" for line in take_announcements()]
+    lines += [f"[{name} greets] {said}" for said in greeted]
+    return port, lines
+
+
+def engine_factory(app: "App", config: "Config", name: str = "agent", **inputs: Any) -> Any:
+    """The TUI's engine factory: the app's session as the agent, models load behind it."""
+    async def factory(progress: Any) -> Any:
+        from localvox.pipeline.events import Notice
+        from localvox.pipeline.factory import build_engine
+
+        progress("starting the agent")
+        port, lines = await open_port(app, config, name)
+        engine = await build_engine(config, agent=port, progress=progress, progressive=True,
+                                    **inputs)
+        engine.startup_notices.extend(Notice("info", line.removeprefix("[info] "))
+                                      for line in lines)
+        return engine
+
+    return factory
+
+
+async def _line_mode(app: "App", config: "Config", name: str, *, input_path: str | None,
+                     output_path: str | None) -> int:
+    from localvox.commands.run import format_latency
+    from localvox.pipeline import events as ev
+    from localvox.pipeline.factory import build_engine
+    from localvox.tui.textmode import run_text_mode
+
+    try:
+        port, lines = await open_port(app, config, name)
+        for line in lines:
+            print(line, flush=True)
+        engine = await build_engine(config, agent=port, input_path=input_path,
+                                    output_path=output_path)
+        traces = engine.subscribe()
+
+        async def show_latency() -> None:
+            """One latency line per turn, under the reply."""
+            while True:
+                event = await traces.get()
+                if isinstance(event, ev.TurnTrace) and (text := format_latency(event.marks)):
+                    for _ in range(3):   # the line printer ends the reply line first
+                        await asyncio.sleep(0)
+                    print(f"  ({text})", flush=True)
+
+        shower = asyncio.create_task(show_latency())
+        try:
+            return int(await run_text_mode(engine) or 0)
+        finally:
+            shower.cancel()
+    finally:
+        await app.close()
+        _finish(app)
+
+
+async def _serve(app: "App", host: str, port: int) -> int:
+    import signal
+
+    server = await app.serve_ws(host, port)
+    bound = server.sockets[0].getsockname() if server.sockets else (host, port)
+    print(f"serving the agent on ws://{bound[0]}:{bound[1]} (one session per connection; "
+          "Ctrl-C stops)", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):
+            pass
+    try:
+        await stop.wait()
+    finally:
+        server.close()
+        await server.wait_closed()
+        await app.close()
+        _finish(app)
+    return 0
+
+
+async def chat_loop(app: "App", stdin: Any = None, stdout: Any = None) -> int:
+    """Typed turns into the session, replies printed (``you> `` / ``agent> `` lines)."""
+    from localvox.agent import events as ev
+    from localvox.agent.client import take_announcements
+
+    stdin = stdin or sys.stdin
+    out = stdout or sys.stdout
+    interactive = stdin.isatty()
+
+    def show(text: str) -> None:
+        out.write(text)
+        out.flush()
+
+    session = await app.open_session(transport="chat")
+    for line in take_announcements():
+        print(f"[info] {line}", file=sys.stderr, flush=True)
+    try:
+        stream = session.events()      # what the agent says when the user joins
+        await session.send(ev.UserJoined())
+        await session.idle(5)
+        stream.close()
+        async for e in stream:
+            if isinstance(e, ev.Speak):
+                show(f"agent> {e.text}\n")
+        loop = asyncio.get_running_loop()
+        while not session.ended:
+            if interactive:
+                show("you> ")
+            line = await loop.run_in_executor(None, stdin.readline)
+            if not line:
+                break
+            text = line.strip()
+            if not text:
+                continue
+            if not interactive:
+                show(f"you> {text}\n")
+            show("agent> ")
+            after = session.events()  # what the agent says once the reply is over
+            async for e in session.turn(text):
+                if isinstance(e, (ev.ResponseChunk, ev.Speak)):
+                    show(e.text)
+                elif isinstance(e, ev.ToolCallError):
+                    show(f"\n[tool {e.name} failed: {e.error.splitlines()[0]}]\n")
+                elif isinstance(e, ev.ErrorEvent):
+                    show(f"\n[{e.severity}: {e.message.splitlines()[0]}]")
+                elif isinstance(e, ev.TransferCall):
+                    show(f"\n[{handoff_notice(e)}]")
+                elif isinstance(e, ev.EndCall):
+                    show("\n[call ended]")
+            show("\n")
+            await session.idle(5)
+            after.close()
+            replied = False
+            async for e in after:
+                if isinstance(e, ev.ResponseEnd):
+                    replied = True
+                elif replied and isinstance(e, ev.Speak):
+                    show(f"agent> {e.text}\n")
+        await session.idle(5)
+    finally:
+        await app.close()
+        _finish(app)
+    return 0
+
+
+# -- helpers -------------------------------------------------------------------------------
+
+def _finish(app: "App") -> None:
+    """The built-in examples close their databases here (``app.finish``)."""
+    finish = getattr(app, "finish", None)
+    if callable(finish):
+        finish()
+
+
+def _host_port(text: str) -> tuple[str, int]:
+    from localvox.errors import ConfigError
+
+    host, sep, port = text.rpartition(":")
+    if not sep:
+        host, port = "127.0.0.1", text
+    try:
+        number = int(port)
+    except ValueError:
+        raise ConfigError(f"--serve {text!r}: expected HOST:PORT, e.g. 127.0.0.1:8765") from None
+    return host or "127.0.0.1", number
+
+
+def _llm_chosen(config: "Config") -> bool:
+    """Did the user pick the LLM (flag, --set, a config file), over the defaults?"""
+    from localvox.config import load_config
+
+    default = load_config(use_user_file=False).llm
+    llm = config.llm
+    return (llm.backend, llm.model, llm.base_url, llm.remote_model) != (
+        default.backend, default.model, default.base_url, default.remote_model)

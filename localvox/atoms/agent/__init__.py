@@ -1,0 +1,1 @@
+"""``localvox.atoms.agent``: the Atoms SDK's ``smallestai.atoms.agent`` package names."""
