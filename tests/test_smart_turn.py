@@ -1,0 +1,219 @@
+"""Smart Turn v3.2: preprocessing identical to Pipecat's, verdicts on real speech, and the
+endpointer's use of a judge (never waiting for it, falling back to silence).
+
+The endpointer tests drive it with hand-written probabilities and a scripted judge so
+every frame is exact; the model tests use the pack's ONNX file and ../shared/speech.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import needs_models
+
+from localvox.audio.base import SAMPLE_RATE
+from localvox.config import EndpointConfig, load_config
+from localvox.vad.endpoint import Endpointer, SpeechEnded, create
+
+FRAME = 512
+FRAME_MS = FRAME * 1000 / SAMPLE_RATE
+
+
+@pytest.fixture
+def cfg() -> EndpointConfig:
+    return load_config(use_user_file=False).endpoint
+
+
+def speech(name: str) -> np.ndarray:
+    from localvox.audio.wav import read_wav
+    from localvox.bench.endpoint import speech_root
+
+    path = next((speech_root() / "asr").glob(f"*/{name}.wav"), None)
+    if path is None:
+        pytest.skip(f"real speech {name}.wav not found under {speech_root()} "
+                    "(set LOCALVOX_SPEECH_DIR)")
+    return read_wav(path)
+
+
+# -- a scripted judge ------------------------------------------------------------------------
+class Verdict:
+    def __init__(self, p: float | Exception, ready_at_s: float) -> None:
+        self.p, self.ready_at_s, self.cancelled = p, ready_at_s, False
+
+    def ready(self, now_s: float) -> float | None:
+        if now_s < self.ready_at_s:
+            return None
+        if isinstance(self.p, Exception):
+            raise self.p
+        return self.p
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+class Judge:
+    """Answers ``p`` ``delay_ms`` (stream time) after each request; records requests."""
+
+    name = "scripted"
+
+    def __init__(self, p: float | Exception, delay_ms: float = 64.0) -> None:
+        self.p, self.delay_s = p, delay_ms / 1000
+        self.requests: list[tuple[float, int]] = []
+        self.verdicts: list[Verdict] = []
+
+    def request(self, audio: np.ndarray, at_s: float) -> Verdict:
+        self.requests.append((at_s, len(audio)))
+        self.verdicts.append(Verdict(self.p, at_s + self.delay_s))
+        return self.verdicts[-1]
+
+    def close(self) -> None:
+        pass
+
+
+def run(ep: Endpointer, probs: list[float], partial: str | None = None) -> list:
+    out = []
+    for i, p in enumerate(probs):
+        if partial is not None and i == 10:
+            ep.set_partial(partial)
+        out += ep.feed(np.zeros(FRAME, np.float32), p)
+    return out
+
+
+def ended(events: list) -> list[SpeechEnded]:
+    return [e for e in events if isinstance(e, SpeechEnded)]
+
+
+def wait_ms(e: SpeechEnded) -> float:
+    return (e.decided_s - e.speech_end_s) * 1000
+
+
+UTT = [0.0] * 5 + [0.9] * 30
+
+
+def test_a_complete_verdict_ends_the_turn_after_the_short_silence(cfg: EndpointConfig) -> None:
+    judge = Judge(0.9, delay_ms=60)
+    got = ended(run(Endpointer(cfg, judge=judge), UTT + [0.0] * 60))
+    assert len(got) == 1 and got[0].reason == "smart_turn"
+    assert got[0].turn_probability == pytest.approx(0.9)
+    # Asked once, at the first frame with >= 200 ms of silence, with the audio so far.
+    assert len(judge.requests) == 1
+    asked_at = judge.requests[0][0]
+    assert cfg.smart_turn_silence_ms <= (asked_at - got[0].speech_end_s) * 1000 \
+        < cfg.smart_turn_silence_ms + FRAME_MS
+    assert 200 + 60 <= wait_ms(got[0]) < 200 + 60 + FRAME_MS
+    without = ended(run(Endpointer(cfg), UTT + [0.0] * 60))[0]
+    assert without.reason == "silence" and wait_ms(without) >= cfg.default_silence_ms
+    assert wait_ms(got[0]) < wait_ms(without)
+
+
+def test_an_unfinished_verdict_outlasts_a_complete_looking_partial(cfg: EndpointConfig) -> None:
+    # The transcript alone would end after 400 ms; Smart Turn says "not finished", so the
+    # turn waits unfinished_silence_ms: a mid-sentence pause of 400-1000 ms is not cut.
+    got = ended(run(Endpointer(cfg, judge=Judge(0.1)), UTT + [0.0] * 60,
+                    partial="What is the weather."))
+    assert len(got) == 1 and got[0].reason == "silence"
+    assert got[0].silence_ms == cfg.unfinished_silence_ms
+    assert cfg.unfinished_silence_ms <= wait_ms(got[0]) < cfg.unfinished_silence_ms + FRAME_MS
+    plain = ended(run(Endpointer(cfg), UTT + [0.0] * 60, partial="What is the weather."))[0]
+    assert wait_ms(plain) < cfg.unfinished_silence_ms
+
+
+def test_the_endpointer_never_waits_for_a_slow_verdict(cfg: EndpointConfig) -> None:
+    # The verdict takes 600 ms: meanwhile the adaptive silence (400 ms, complete partial)
+    # is the fallback and ends the turn; the late answer is never needed.
+    judge = Judge(0.9, delay_ms=600)
+    got = ended(run(Endpointer(cfg, judge=judge), UTT + [0.0] * 40, partial="What time is it?"))
+    assert len(got) == 1 and got[0].reason == "silence"
+    assert got[0].silence_ms == cfg.complete_silence_ms and got[0].turn_probability is None
+
+
+def test_speech_after_the_question_cancels_it_and_the_next_pause_asks_again(
+        cfg: EndpointConfig) -> None:
+    judge = Judge(0.2, delay_ms=320)
+    probs = UTT + [0.0] * 8 + [0.9] * 10 + [0.0] * 50   # a 256 ms pause, then more speech
+    got = ended(run(Endpointer(cfg, judge=judge), probs))
+    assert len(judge.requests) == 2
+    assert judge.verdicts[0].cancelled
+    assert judge.requests[1][1] > judge.requests[0][1]          # more audio the second time
+    assert len(got) == 1 and got[0].speech_end_s > judge.requests[0][0]
+
+
+def test_a_failing_judge_falls_back_to_silence(cfg: EndpointConfig) -> None:
+    ep = Endpointer(cfg, judge=Judge(RuntimeError("onnx exploded")))
+    got = ended(run(ep, UTT + [0.0] * 40, partial="What time is it?"))
+    assert len(got) == 1 and got[0].reason == "silence"
+    assert got[0].silence_ms == cfg.complete_silence_ms
+    assert ep.judge is None and "onnx exploded" in str(ep.judge_error)
+
+
+def test_without_the_pack_create_says_what_to_install(cfg: EndpointConfig,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from localvox.modelpacks import resolver
+
+    real = resolver.ModelResolver._module_dir
+    monkeypatch.setattr(resolver.ModelResolver, "_module_dir",
+                        lambda self, module: None if module == "pipecat" else real(self, module))
+    ep = create(load_config(use_user_file=False))
+    assert ep.judge is None
+    assert ep.notice is not None and "pip install --no-deps pipecat-ai" in ep.notice
+    assert "\n" not in ep.notice
+
+
+# -- the model ---------------------------------------------------------------------------------
+@needs_models("smart_turn_v3_2")
+def test_features_match_pipecats_reference_implementation() -> None:
+    """Same input as Pipecat's analyzer: last 8 s, zero-padded at the start, normalised,
+    80 x 800 Whisper log-mel (its vendored numpy code, loaded from the pack by path)."""
+    from localvox.modelpacks import resolve_model
+    from localvox.vad import smart_turn
+
+    onnx = resolve_model("smart_turn_v3_2")
+    ref_path = Path(onnx).parent.parent / "_whisper_features.py"
+    spec = importlib.util.spec_from_file_location("_pipecat_whisper_features", ref_path)
+    assert spec is not None and spec.loader is not None
+    ref = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ref)
+    for clip in (speech("cmu_arctic_us_aew_a0002"), speech("LJ001-0001")):  # 4 s and 9.7 s
+        ours = smart_turn.log_mel_features(clip)
+        theirs = ref.compute_whisper_log_mel_features(smart_turn.last_window(clip))
+        assert ours.shape == (1, 80, 800)
+        assert np.abs(ours[0] - theirs).max() < 1e-4
+    short = smart_turn.last_window(np.ones(100, np.float32))
+    assert short.size == 128000 and short[-100:].all() and not short[:-100].any()
+
+
+@needs_models("smart_turn_v3_2")
+@pytest.mark.parametrize("name", ["cmu_arctic_us_aew_a0002", "LJ001-0005"])
+def test_a_complete_real_clip_scores_high_and_the_same_clip_cut_scores_low(name: str) -> None:
+    from localvox.vad import smart_turn
+
+    det = smart_turn.create(load_config(use_user_file=False))
+    x = speech(name)
+    silence = np.zeros(int(0.2 * SAMPLE_RATE), np.float32)
+    whole = det.probability(np.concatenate([x, silence]))
+    cut = det.probability(np.concatenate([x[: int(len(x) * 0.55)], silence]))
+    assert whole > 0.9
+    assert cut < 0.3
+
+
+@needs_models("smart_turn_v3_2")
+def test_the_thread_judge_answers_off_the_calling_thread() -> None:
+    from localvox.vad import smart_turn
+
+    config = load_config(use_user_file=False)
+    ep = create(config)
+    judge = ep.judge
+    assert isinstance(judge, smart_turn.ThreadJudge)
+    x = np.concatenate([speech("cmu_arctic_us_aew_a0002"), np.zeros(3200, np.float32)])
+    verdict = judge.request(x, 0.0)
+    deadline = time.monotonic() + 60
+    p = verdict.ready(0.0)
+    while p is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+        p = verdict.ready(0.0)
+    assert p == pytest.approx(judge.detector.probability(x), abs=1e-5)
+    judge.close()
