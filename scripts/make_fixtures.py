@@ -10,6 +10,7 @@ where an utterance begins and ends without transcribing anything. A ``.txt`` tra
 sits beside each WAV.
 
     .venv/bin/python scripts/make_fixtures.py            # all fixtures
+    .venv/bin/python scripts/make_fixtures.py --only follow_up   # one (layout.json merged)
     .venv/bin/python scripts/make_fixtures.py --check    # only report what exists
 
 Needs the piper_joe_medium model pack and ``espeak-ng`` on PATH (apt-get install espeak-ng).
@@ -38,7 +39,9 @@ NOISE_STD = 0.0008
 """Faint background hiss (about -62 dBFS) so silence is not digitally perfect zeros."""
 
 # name -> list of steps; a float is seconds of silence, a string is a phrase (Piper),
-# ("espeak", text) is a phrase in espeak-ng's voice.
+# ("espeak", text) is a phrase in espeak-ng's voice, ("after_reply", reply, s) is the
+# silence in which the assistant would answer ``reply`` (REPLY_LATENCY_S, then the reply's
+# audio in the same Piper voice) followed by ``s`` more seconds.
 FIXTURES: dict[str, list] = {
     "hey_jarvis": [0.5, "Hey Jarvis.", 0.6],
     "wake_then_question": [0.5, "Hey Jarvis.", 0.6, "What time is it?", 0.8],
@@ -47,7 +50,20 @@ FIXTURES: dict[str, list] = {
                      "I like to read a good book in the evening.", 0.6],
     "what_time": [0.4, "What time is it?", 0.6],
     "espeak_question": [0.4, ("espeak", "What is the capital of France?"), 0.6],
+    # Issue #15: a follow-up without the wake word, 4.25 s after the reply's last sample
+    # (inside [wake] follow_up_s = 5.0 with 0.75 s to spare for a slower machine).
+    "follow_up": [0.5, "Hey Jarvis.", 0.35, "What is 12 times 7?",
+                  ("after_reply", "12 times 7 is 84.", 4.25), "And what is that plus one?",
+                  1.5],
 }
+
+OWN_RNG = {"follow_up"}
+"""Fixtures added later draw their hiss from their own seed, so adding one does not change
+the others (which share one generator in order)."""
+
+REPLY_LATENCY_S = 0.7
+"""End of speech -> first reply audio assumed for an ``after_reply`` gap (measured about
+0.64 s for a first turn, issue #15)."""
 
 
 def _trim(x: np.ndarray, threshold: float = 0.01) -> np.ndarray:
@@ -75,10 +91,10 @@ class Speaker:
         self.voice = PiperVoice.load(model, config_path=f"{model}.json")
         self.rate = int(self.voice.config.sample_rate)
 
-    def piper(self, text: str) -> np.ndarray:
+    def piper(self, text: str, trim: bool = True) -> np.ndarray:
         chunks = [c.audio_float_array for c in self.voice.synthesize(text)]
-        audio = np.concatenate(chunks).astype(np.float32)
-        return _trim(resample(audio, self.rate, SAMPLE_RATE))
+        audio = resample(np.concatenate(chunks).astype(np.float32), self.rate, SAMPLE_RATE)
+        return _trim(audio) if trim else audio
 
     @staticmethod
     def espeak(text: str) -> np.ndarray:
@@ -100,6 +116,10 @@ def build(name: str, steps: list, speaker: Speaker, rng: np.random.Generator) ->
     for step in steps:
         if isinstance(step, (int, float)):
             chunk = np.zeros(int(round(step * SAMPLE_RATE)), dtype=np.float32)
+        elif isinstance(step, tuple) and step[0] == "after_reply":
+            reply = len(speaker.piper(step[1], trim=False)) / SAMPLE_RATE  # as played
+            chunk = np.zeros(int(round((REPLY_LATENCY_S + reply + step[2]) * SAMPLE_RATE)),
+                             dtype=np.float32)
         else:
             engine, text = ("espeak", step[1]) if isinstance(step, tuple) else ("piper", step)
             chunk = speaker.espeak(text) if engine == "espeak" else speaker.piper(text)
@@ -120,13 +140,20 @@ def build(name: str, steps: list, speaker: Speaker, rng: np.random.Generator) ->
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--check", action="store_true", help="list fixtures and sizes only")
+    ap.add_argument("--only", action="append", default=[], metavar="NAME",
+                    help="build only these fixtures (merged into layout.json)")
     args = ap.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     if not args.check:
         speaker = Speaker()
         rng = np.random.default_rng(1234)
-        layout = {name: build(name, steps, speaker, rng) for name, steps in FIXTURES.items()}
-        (OUT / "layout.json").write_text(json.dumps(layout, indent=1) + "\n", encoding="utf-8")
+        path = OUT / "layout.json"
+        layout = json.loads(path.read_text(encoding="utf-8")) if args.only else {}
+        for name, steps in FIXTURES.items():
+            own = np.random.default_rng(sum(map(ord, name))) if name in OWN_RNG else rng
+            if not args.only or name in args.only:
+                layout[name] = build(name, steps, speaker, own)
+        path.write_text(json.dumps(layout, indent=1) + "\n", encoding="utf-8")
     total = 0
     for wav in sorted(OUT.glob("*.wav")):
         size = wav.stat().st_size

@@ -191,3 +191,33 @@ async def test_follow_up_turn_is_as_fast_as_the_first_in_both_modes() -> None:
         assert abs(b["voice_to_voice"] - a["voice_to_voice"]) <= 150, (a, b)
         assert abs(b["endpoint_wait"] - a["endpoint_wait"]) <= 100, (a, b)
         assert b["llm_first_token"] > 0 and a["llm_first_token"] > 0   # never negative
+
+
+class SlowFirstFinal(FakeASR):
+    """The first utterance's final transcript takes 1.5 s (a loaded machine)."""
+
+    def stream(self):
+        stream = super().stream()
+        if self.count == 1:
+            finish = stream.finish
+
+            async def slow_finish():
+                await asyncio.sleep(1.5)
+                return await finish()
+
+            stream.finish = slow_finish  # type: ignore[method-assign]
+        return stream
+
+
+@virtual_time
+async def test_a_late_final_is_the_start_of_the_next_utterance_not_a_second_reply() -> None:
+    # "first" ends at 1.0 s; its final arrives at ~2.9 s, after "second" (1.6-2.3 s) has
+    # been transcribed. The user went on before being answered: one turn, one reply.
+    agent = FakeAgent(reply="Done.")
+    audio = timeline((0.3, 0), (0.7, LOUD), (0.6, 0), (0.7, LOUD), (3.0, 0))
+    engine = make_engine(audio, agent=agent, asr=SlowFirstFinal(["first", "second"]),
+                         speculative=False)
+    events = await run_collect(engine)
+    assert [f.text for f in of(events, FinalTranscript)] == ["first second"]
+    assert agent.calls == ["first second"]
+    assert done_texts(events) == [("Done.", False)]

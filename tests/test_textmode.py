@@ -37,3 +37,36 @@ def test_text_mode_with_wav_input_answers_the_recording(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     assert "you:" in out.stdout and "localvox:" in out.stdout
     assert (tmp_path / "r.wav").stat().st_size > 10_000
+
+
+def test_timer_rings_in_text_mode(tmp_path: Path) -> None:
+    """`localvox --text` without a sound card: the timer's announcement is printed when it
+    rings, 2 s after it was set, while the session is open (issue #15: nothing came)."""
+    import select
+    import time
+
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "XDG_STATE_HOME": str(tmp_path / "state"),
+           "XDG_DATA_HOME": str(tmp_path / "data"), "XDG_CONFIG_HOME": str(tmp_path / "cfg")}
+    proc = subprocess.Popen([sys.executable, "-m", "localvox", "--text", "--no-wake",
+                             "--set", f'agent.notes_db="{tmp_path / "n.db"}"'],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.write("set a timer for 2 seconds\n")
+    proc.stdin.flush()
+    lines: list[str] = []
+    deadline = time.monotonic() + 300
+    try:
+        while time.monotonic() < deadline and not any("timer is done" in x for x in lines):
+            ready, _, _ = select.select([proc.stdout], [], [], 1.0)
+            if ready:
+                line = proc.stdout.readline()
+                if not line:
+                    break
+                lines.append(line.rstrip("\n"))
+    finally:
+        proc.stdin.close()
+        proc.wait(timeout=120)
+    assert "localvox: Timer set for 2 seconds." in lines, lines
+    assert "localvox: Your 2 second timer is done." in lines, lines
+    assert proc.returncode == 0

@@ -163,3 +163,66 @@ def test_main_screen_snapshot(snap_compare) -> None:
         await pilot.pause(0.2)
 
     assert snap_compare(_app(engine), terminal_size=(110, 30), run_before=run_before)
+
+
+async def test_typed_turn_latency_is_text_to_voice_not_voice_to_voice() -> None:
+    engine = ScriptedEngine()
+    app = _app(engine)
+    async with app.run_test(size=(120, 32)) as pilot:
+        await pilot.pause()
+        await pilot.press(*"hello", "enter")
+        await pilot.pause(0.2)
+        text = str(app.query_one(LatencyPanel).render())
+        assert "text→voice" in text and "voice→voice" not in text
+        await engine.emit(ev.TurnTrace(2, {"speech_end": 2.0, "endpoint": 2.4,
+                                           "final_transcript": 2.45, "llm_first_token": 2.6,
+                                           "first_audio_out": 2.75}))
+        await pilot.pause(0.1)
+        text = str(app.query_one(LatencyPanel).render())
+        assert "voice→voice" in text and "750 ms" in text and "over 1 turn" in text
+        # A timer ringing is no user turn: the panel keeps showing the last one.
+        await engine.emit(ev.TurnTrace(3, {"llm_request": 9.0, "first_audio_out": 9.1},
+                                       source="agent"))
+        await pilot.pause(0.1)
+        assert "turn #2" in str(app.query_one(LatencyPanel).render())
+
+
+async def test_timer_set_in_the_tui_rings_in_the_conversation_and_is_spoken(tmp_path) -> None:
+    """Through the real engine and the SDK's TimerService: the timer's announcement is
+    shown as an assistant message and spoken (issue #15: it was dropped)."""
+    from localvox.agent.assistant import create_app
+    from localvox.agent.builtin_tools import BuiltinTools
+    from localvox.audio.wav import WavSink
+    from localvox.pipeline.agent_port import SessionAgent
+    from localvox.pipeline.engine import EngineOptions, TurnEngine
+    from tests.test_pipeline_engine import FakeTTS, SentenceChunker
+
+    class NoLLM:
+        name = "none"
+
+    config = load_config(use_user_file=False)
+    config.llm.tool_mode = "intent"
+    tts, sink = FakeTTS(), WavSink(None)
+
+    async def factory(progress):
+        app = create_app(config, llm=NoLLM(),  # type: ignore[arg-type]
+                         tools_factory=lambda c: BuiltinTools(c, notes_path=tmp_path / "n.db"))
+        agent = SessionAgent(await app.open_session())
+        return TurnEngine(source=None, sink=sink, vad=None, segmenter=None, asr=None,
+                          tts=tts, agent=agent, chunker_factory=SentenceChunker,
+                          options=EngineOptions(mode="always"))
+
+    app = LocalvoxApp(config, factory)
+    async with app.run_test(size=(120, 32)) as pilot:
+        await pilot.pause()
+        await pilot.press(*"set a timer for one second", "enter")
+        replies: list[str] = []
+        for _ in range(150):                           # up to 15 s on a loaded machine
+            await pilot.pause(0.1)
+            replies = [t.text for t in app.query(AssistantTurn)]
+            if any("timer is done" in r for r in replies):
+                break
+        assert replies[0] == "Timer set for 1 second."
+        assert replies[-1] == "Your 1 second timer is done."
+    assert "Your 1 second timer is done." in tts.texts
+    assert sink.samples_played > 0

@@ -39,7 +39,7 @@ class ScriptedEngine:
             ev.ReplyChunk(t, "Sure. "), ev.ReplyChunk(t, f"You said: {text}."),
             ev.ReplyDone(t, f"Sure. You said: {text}."), ev.StateChanged(ev.TurnState.SLEEPING),
             ev.TurnTrace(t, {"final_transcript": 1.0, "llm_first_token": 1.2,
-                             "first_audio_out": 1.35}),
+                             "first_audio_out": 1.35}, source="text"),
         )
 
     async def push_to_talk(self, active: bool) -> None:

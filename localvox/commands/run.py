@@ -4,10 +4,12 @@ Same engine as the terminal app and the latency bench; a WAV file stands in for 
 microphone and another for the speaker. Prints each user transcript and reply as the turns
 happen, writes the reply audio and appends one trace line per turn.
 
-``--fast`` (default) reads the file as fast as the loop can take it and holds the input
-while each reply is produced, as if the user waited for the answer; the trace clock skips
-the waiting but counts all compute (see ``localvox.pipeline.trace``). ``--realtime`` paces
-the file and the reply audio like a live microphone and speaker (barge-in works then).
+``--fast`` (default) reads the file as fast as the loop can take it, but never faster than
+real time while anything computes, and each reply lasts its audio's length on the engine
+clock: the trace skips the waiting but counts all compute, and the turns are those of a
+live run -- a follow-up inside the window is answered, a user talking over a reply barges
+in (``localvox.pipeline.clock``). ``--realtime`` paces the file and the reply audio like a
+live microphone and speaker. Both give the same turns.
 """
 
 from __future__ import annotations
@@ -64,8 +66,10 @@ async def run_file(args: argparse.Namespace, config: Any) -> int:
         sink = NullSink()
     engine = await build_engine(config, input_path=args.input, output_path=args.output or None,
                                 realtime=realtime, trace_path=trace_path, sink=sink)
-    if not realtime:
-        engine.opts.hold_input_while_replying = True
+    engine.opts.fast_input = not realtime
+    # Without --output the replies go to a silent sink that takes them at once; they still
+    # last their length on the clock, as from a speaker, in both modes.
+    engine.opts.play_on_clock = True
     turns = 0
     async for event in _events_while_running(engine):
         if isinstance(event, ev.WakeDetected) and not args.quiet:

@@ -497,17 +497,18 @@ class TurnEngine:
         except asyncio.CancelledError:
             await self.spec.drop()
             raise
-        if self._utt is not None and text is not None:
+        newer = self.hearing.latest
+        if newer is not None and newer is not utt:
             # The user started speaking again before this turn was answered: one turn.
-            self._utt.prefix = text
+            if text:
+                newer.prefix = (newer.prefix + " " + text).strip()
             return
         if text is not None:
             turn.mark("final_transcript")
             turn.text = text
         if text is None or not normalize_text(text):
             await self.spec.drop()
-            if self._utt is None:
-                self._apply(TurnEvent.UTTERANCE_DROPPED)
+            self._apply(TurnEvent.UTTERANCE_DROPPED)
             return
         self._emit(FinalTranscript(turn.turn_id, text))
         spec = self.spec.take(turn, text)

@@ -122,6 +122,11 @@ class Hearing:
         self.min_partial_audio_ms = min_partial_audio_ms
         self.utt: Utterance | None = None
         self.turn: TurnMarks | None = None
+        self.latest: Utterance | None = None
+        """The utterance begun last: an older one still being transcribed hands its text on
+        to it (the user went on before being answered: one turn)."""
+        self._ending: list[Utterance] = []
+        """Utterances being finished, in speaking order (finals are composed in order)."""
         self.finishing: set[asyncio.Task[Any]] = set()
         self.closing: set[asyncio.Task[Any]] = set()
         """Abandoned utterances whose ASR streams are being cancelled."""
@@ -136,7 +141,7 @@ class Hearing:
             self.bus.notice(err)
             return False
         utt = Utterance(stream, ev.audio_start_s, ev.at_s)
-        self.utt, self.turn = utt, turn
+        self.utt, self.turn, self.latest = utt, turn, utt
         utt.queue.put_nowait(ev.audio)
         utt.task = asyncio.ensure_future(utt.transcribe(
             turn, self.min_partial_audio_ms, lambda text: on_partial(utt, turn, text)))
@@ -156,8 +161,16 @@ class Hearing:
         utt.queue.put_nowait(END)
         self.utt, self.turn = None, None
         task = asyncio.ensure_future(finish(utt, turn))
+        utt.finish_task = task
+        self._ending.append(utt)
         self.finishing.add(task)
-        task.add_done_callback(self.finishing.discard)
+
+        def done(t: asyncio.Task[Any]) -> None:
+            self.finishing.discard(t)
+            if utt in self._ending:
+                self._ending.remove(utt)
+
+        task.add_done_callback(done)
         return True
 
     def abandon(self) -> None:
@@ -194,7 +207,12 @@ class Hearing:
             await asyncio.gather(*list(self.closing), return_exceptions=True)
 
     async def final_text(self, utt: Utterance) -> str | None:
-        """The utterance's whole text (with any continued prefix); None if the ASR failed."""
+        """The utterance's whole text (with any continued prefix); None if the ASR failed.
+
+        Returns only after every utterance spoken before it has been finished: under load
+        a first utterance's final can come after the next one's, and its text must still
+        be the start of the turn, not a reply of its own racing the next one's.
+        """
         assert utt.task is not None
         try:
             final = await utt.task
@@ -202,5 +220,11 @@ class Hearing:
             raise
         except Exception as err:  # noqa: BLE001 -- the turn is lost, the loop goes on
             self.bus.notice(err)
+            final = None
+        earlier = self._ending[:self._ending.index(utt)] if utt in self._ending else []
+        tasks = [u.finish_task for u in earlier if u.finish_task is not None]
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        if final is None:
             return None
         return (utt.prefix + " " + (final.text or "")).strip()

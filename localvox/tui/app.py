@@ -153,8 +153,10 @@ class LocalvoxApp(App[None]):
             case ev.ToolCallFinished(call_id=cid, name=name, result=result, is_error=err,
                                      latency_ms=ms):
                 conv.finish_tool_call(cid, name, result, err, ms)
-            case ev.TurnTrace(turn_id=turn_id, marks=marks):
-                self.query_one(LatencyPanel).add_trace(turn_id, marks)
+            case ev.TurnTrace(source="agent"):
+                pass                    # a timer ringing: no user turn to measure
+            case ev.TurnTrace(turn_id=turn_id, marks=marks, source=source):
+                self.query_one(LatencyPanel).add_trace(turn_id, marks, source)
             case ev.MicLevel(rms=rms):
                 self.query_one(StatusBar).set_level(rms)
             case ev.Notice(level=level, message=message):

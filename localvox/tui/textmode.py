@@ -1,7 +1,8 @@
 """Plain line-based mode (``localvox --text``) for pipes and screen readers.
 
 Same engine as the full-screen app; events become plain lines, typed lines become turns.
-When stdin ends (a pipe), the current reply is finished before exiting.
+When stdin ends (a pipe), the current reply is finished before exiting. Timers and alarms
+print as ``localvox:`` lines whenever they ring (and are spoken when there is a voice).
 """
 
 from __future__ import annotations
@@ -62,11 +63,18 @@ async def run_text_mode(engine: VoiceEngine, stdin: TextIO = sys.stdin,
     queue = engine.subscribe()
     done_turns: asyncio.Queue[int] = asyncio.Queue()
 
+    typed: set[int] = set()
+
     async def pump() -> None:
         while True:
             event = await queue.get()
             printer.handle(event)
-            if isinstance(event, ev.ReplyDone):
+            if isinstance(event, ev.FinalTranscript) and event.source == "text":
+                typed.add(event.turn_id)
+            elif isinstance(event, ev.ReplyDone) and event.turn_id in typed:
+                # Only the answer to a typed line releases the next one: a timer ringing
+                # meanwhile is a reply of its own.
+                typed.discard(event.turn_id)
                 done_turns.put_nowait(event.turn_id)
 
     pump_task = asyncio.create_task(pump())
