@@ -23,13 +23,15 @@ from localvox.examples.bank.agent import BankCSR, create_app
 from localvox.examples.bank.audit import read_trail, verify_chain
 from localvox.examples.bank.seed import seed
 from localvox.examples.bank.speech import count_phrase, rupees_in_words
+from localvox.llm.base import LLMBase
 
 TODAY = dt.date(2025, 6, 30)
 REPO = Path(__file__).resolve().parent.parent
 
 
-class NoChatLLM:
-    """Banking turns must never reach the LLM; any call fails the test."""
+class NoChatLLM(LLMBase):
+    """Banking turns must never reach the LLM; any call fails the test. Like SmolLM2 it
+    cannot call tools itself, so hybrid mode picks the deterministic policy."""
 
     name = "no-chat"
 
@@ -278,13 +280,15 @@ def _env(tmp_path: Path) -> dict[str, str]:
 
 
 @pytest.mark.models
-def test_text_mode_on_the_default_model(tmp_path, seeded):
+def test_text_mode_deterministic_policy_on_the_small_model(tmp_path, seeded):
+    """SmolLM2 cannot call tools: hybrid mode falls back to the deterministic policy."""
     f = facts(seeded, 1)
     lines = ["How much did I spend on Amazon since January 2024?", f"My name is {f['name']}",
              f["dob"], "What's a good name for a dog?", "Bye"]
     proc = subprocess.run(
         [sys.executable, "-m", "localvox", "example", "bank", "--text", "--today", "2025-06-30",
-         "--bank-db", str(tmp_path / "bank.db"), "--audit-db", str(tmp_path / "audit.db")],
+         "--bank-db", str(tmp_path / "bank.db"), "--audit-db", str(tmp_path / "audit.db"),
+         "--llm-model", "smollm2_135m"],
         input="\n".join(lines) + "\n", capture_output=True, text=True, timeout=180,
         cwd=REPO, env=_env(tmp_path))
     assert proc.returncode == 0, proc.stderr
@@ -308,7 +312,8 @@ def test_killed_mid_call_keeps_every_committed_record(tmp_path, seeded):
     audit = tmp_path / "audit.db"
     proc = subprocess.Popen(
         [sys.executable, "-m", "localvox", "example", "bank", "--text", "--today", "2025-06-30",
-         "--bank-db", str(tmp_path / "bank.db"), "--audit-db", str(audit)],
+         "--bank-db", str(tmp_path / "bank.db"), "--audit-db", str(audit),
+         "--llm-model", "smollm2_135m"],  # the scripted policy dialogue
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         cwd=REPO, env=_env(tmp_path))
     lines: queue.Queue[str] = queue.Queue()
@@ -424,3 +429,32 @@ async def test_native_mode_tools_enforce_verification_and_sql_limits(bank, tmp_p
     assert "main.customers is not allowed" in r[2] and "single statement" in r[3]
     assert r[4].startswith("Not allowed") and "level 2" in r[4]
     assert hashlib.sha256(bank.read_bytes()).hexdigest() == before
+
+
+@pytest.mark.models
+async def test_default_model_drives_the_bank_tools_natively(bank, tmp_path):
+    """With the default brain the model itself verifies the caller and queries the
+    sandbox; verification and the SQL guard are still the tools' job."""
+    from localvox.examples._common import create_llm
+
+    f = facts(bank, 1)
+    config = load_config(use_user_file=False)
+    llm = create_llm(config)
+    app = create_app(config, llm=llm, bank_path=bank, audit_path=tmp_path / "a.db", today=TODAY)
+    session = await app.open_session()
+    names = []
+    reply = []
+    async for e in session.turn(f"Hi, I'm {f['name']}, date of birth {f['dob']}, and my "
+                                f"account number is {f['account']}. What is my balance?"):
+        if isinstance(e, ev.ToolCallStart):
+            names.append(e.name)
+        elif isinstance(e, ev.ResponseChunk):
+            reply.append(e.text)
+    node = next(n for n in session.nodes if isinstance(n, BankCSR))
+    level = node.state.verification.level
+    await app.close()
+    app.finish()
+    await llm.close()
+    assert node.tool_mode == "native"
+    assert names[0] == "verify_customer" and "execute_query" in names, names
+    assert level >= 1 and "".join(reply).strip()

@@ -108,3 +108,23 @@ def test_text_mode_on_the_default_model(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert f"agent> {OFFER}" in proc.stdout
     assert "[transferring (warm)" in proc.stdout
+
+
+@pytest.mark.models
+async def test_default_model_decides_an_unclear_answer_to_the_offer_natively(llm):
+    """Hybrid: "yes" transfers at once; an answer no rule matches goes to the model with
+    warm_transfer_to_supervisor offered, and the model itself makes the transfer."""
+    from localvox.config import load_config
+
+    config = load_config(use_user_file=False)
+    assert await llm.supports_tools()  # the default brain calls tools natively
+    lines = ["This is useless, it is still not working!",
+             "I have been waiting for hours, this is ridiculous.",
+             "I am fed up with this terrible service.",
+             "Fine, get me someone who can actually fix it, transfer me."]
+    replies, events = await _run(create_app(config, llm=llm), lines)
+    starts = [e for e in events if isinstance(e, ev.ToolCallStart)]
+    assert [s.name for s in starts] == ["warm_transfer_to_supervisor"]
+    assert not starts[0].call_id.startswith("policy_")  # the model's call, not the rule's
+    [transfer] = [e for e in events if isinstance(e, ev.TransferCall)]
+    assert transfer.option.type == ev.TransferType.WARM

@@ -178,4 +178,29 @@ def test_text_mode_on_the_default_model(server, tmp_path):
     assert proc.returncode == 0, proc.stderr
     first, second = proc.stdout.split("you> ")[1:3]
     assert "In New Delhi it's 31 degrees" in first
-    assert second.split("agent> ", 1)[1].strip()  # SmolLM2 answered the chit-chat
+    assert second.split("agent> ", 1)[1].strip()  # the default model answered the chit-chat
+
+
+@pytest.fixture(scope="module")
+def default_llm():
+    from localvox.examples._common import create_llm
+
+    return create_llm(load_config(use_user_file=False))
+
+
+@pytest.mark.models
+async def test_default_model_calls_get_weather_natively_when_no_template_matches(
+        config, default_llm):
+    """"Should I wear shorts in Mumbai?" matches no weather template: hybrid mode offers the
+    tool to the model, which calls it through its own <tool_call> format."""
+    config.llm.tool_mode = "auto"
+    config.agent.holding_after_ms = 5000
+    app = create_app(config, llm=default_llm)
+    session = await app.open_session()
+    chunks, events = await _turn(session, "Should I wear shorts in Mumbai today?")
+    await app.close()
+    [start] = [e for e in events if isinstance(e, ev.ToolCallStart)]
+    assert start.name == "get_weather" and not start.call_id.startswith("intent_")
+    assert "mumbai" in json.loads(start.arguments)["location"].lower()
+    reply = "".join(chunks)
+    assert reply.strip() and "<tool_call>" not in reply and "{" not in reply

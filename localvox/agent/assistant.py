@@ -166,7 +166,7 @@ class AssistantNode(OutputAgentNode):
                 holding_phrase=agent.holding_phrase, holding_after_ms=agent.holding_after_ms)
         else:
             source = self._stream(self.llm.chat(self.context.messages))
-        async for chunk in shaped(source, shaper):
+        async for chunk in shaped(source, shaper, self.config.agent.holding_phrase):
             yield chunk
 
     async def _stream(self, stream: AsyncIterator[Any]) -> AsyncIterator[str]:
@@ -180,10 +180,19 @@ class AssistantNode(OutputAgentNode):
                 await aclose()
 
 
-async def shaped(source: AsyncIterator[str], shaper: SpokenFilter) -> AsyncIterator[str]:
-    """Pass ``source`` through the speech filter; close it (stopping generation) at the cap."""
+async def shaped(source: AsyncIterator[str], shaper: SpokenFilter,
+                 holding_phrase: str = "") -> AsyncIterator[str]:
+    """Pass ``source`` through the speech filter; close it (stopping generation) at the cap.
+
+    The tool loop's holding phrase passes unchanged (the loop recognises it to keep it out
+    of the history) and does not count against the cap.
+    """
+    filler = holding_phrase.strip()
     try:
         async for piece in source:
+            if filler and piece.strip() == filler:
+                yield piece
+                continue
             text = shaper.feed(piece)
             if text:
                 yield text

@@ -73,7 +73,7 @@ async def _run_conversations(config: Any, convs: list[Any], tmp: Path,
     results = []
     for conv in convs:
         session = await app.open_session()
-        reply, calls = "", 0
+        reply, calls, called = "", 0, []
         for text in conv.turns:
             before = getattr(llm, "last_stats", None)
             started = time.perf_counter()
@@ -85,7 +85,8 @@ async def _run_conversations(config: Any, convs: list[Any], tmp: Path,
                         heard = time.perf_counter() - started
                     parts.append(event.text)
                 elif isinstance(event, ToolCallStart):
-                    calls += 1
+                    called.append(event.name)
+                    calls += not event.call_id.startswith("intent_")  # the model's own
             reply = "".join(parts).strip()
             stats = getattr(llm, "last_stats", None)
             if stats is not before and stats:  # this turn reached the LLM
@@ -96,9 +97,11 @@ async def _run_conversations(config: Any, convs: list[Any], tmp: Path,
         await session.close()
         result = judge(conv, reply, calls, max_chars=config.llm.spoken_max_chars,
                        max_sentences=2 * config.llm.spoken_max_sentences)
+        result["tools"] = called
         results.append(result)
         if verbose and not result["ok"]:
-            print(f"    miss {conv.id}: {reply!r} ({'; '.join(result['reasons'])})")
+            print(f"    miss {conv.id}: {reply!r} ({'; '.join(result['reasons'])}; "
+                  f"tools: {', '.join(called) or 'none'})")
     await app.close()
     await llm.close()
     kinds: dict[str, list[int]] = {}

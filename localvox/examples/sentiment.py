@@ -6,9 +6,13 @@ frustrated turns, asks the output node to offer a warm transfer, with the reason
   intensifiers and frustration phrases; microseconds, no cloud). It forwards every event
   the moment it arrives (the SDK's background-node contract), so it never delays a reply;
   after the third frustrated turn it sends one ``EscalationRequest`` with the reason.
-* ``SupportAgent`` answers as a broadband support agent (the LLM, no tools). When the
-  request arrives it offers a supervisor; "yes" makes a warm transfer whose private
-  briefing carries the monitor's reason and the caller's words; after it, it says nothing.
+* ``SupportAgent`` answers as a broadband support agent. When the request arrives it
+  offers a supervisor; a plain "yes" (or asking for a supervisor) makes a warm transfer at
+  once, whose private briefing carries the monitor's reason and the caller's words; after
+  it, it says nothing. Hybrid, like the default assistant: any other answer to the offer
+  ("hmm, if they can actually fix it then fine") goes to the model with
+  ``warm_transfer_to_supervisor`` offered when it calls tools natively (the default
+  Qwen2.5 1.5B); a model without native calling (SmolLM2) just chats.
 """
 
 from __future__ import annotations
@@ -63,9 +67,11 @@ class SentimentMonitor(BackgroundAgentNode):
 
 
 class SupportAgent(OutputAgentNode):
-    def __init__(self, llm: Any, *, supervisor_number: str = SUPERVISOR_NUMBER) -> None:
+    def __init__(self, llm: Any, *, supervisor_number: str = SUPERVISOR_NUMBER,
+                 native: bool = False) -> None:
         super().__init__(name="support-agent")
         self.llm = llm
+        self.native = native
         self.supervisor_number = supervisor_number
         self.offer: EscalationRequest | None = None
         self.tools = ToolRegistry()
@@ -110,24 +116,49 @@ class SupportAgent(OutputAgentNode):
             await self.tools.execute([call], context=RunContext(session=self.session, node=self),
                                      emit=self.send_event)
             return
+        if self.offer is not None and self.native and await self.llm.supports_tools():
+            async for chunk in self._native_answer(self.offer):
+                yield chunk
+            return
         from localvox.examples._common import chat_text
 
         msgs = [m for m in self.context.messages if m["role"] in ("system", "user")]
         async for sentence in chat_text(self.llm, msgs[:1] + msgs[1:][-2:]):
             yield sentence
 
+    async def _native_answer(self, offer: EscalationRequest) -> AsyncIterator[str]:
+        """The model decides whether the caller took the offer, and calls the tool if so."""
+        from localvox.agent.assistant import shaped
+        from localvox.llm.spoken import SpokenFilter
+
+        note = (f" You offered the caller a supervisor because the {offer.reason}. If they "
+                "accept, call warm_transfer_to_supervisor with a one-line reason; otherwise "
+                "keep helping.")
+        history = self.context.messages
+        self.context.set_messages([dict(m, content=m["content"] + note)
+                                   if m["role"] == "system" else m for m in history])
+        try:
+            async for chunk in shaped(self.run_llm_with_tools(self.llm, self.tools, max_rounds=1),
+                                      SpokenFilter()):
+                yield chunk
+        finally:
+            kept = self.context.history
+            self.context.set_messages([dict(m, content=SYSTEM_PROMPT) if m["role"] == "system"
+                                       else m for m in kept])
+
 
 def create_app(config: Any, *, llm: Any = None) -> Any:
     from localvox.agent.app import App
-    from localvox.examples._common import create_llm
+    from localvox.examples._common import create_llm, tool_mode
 
     shared: dict[str, Any] = {"llm": llm}
+    native = config is not None and tool_mode(config) in ("hybrid", "native")
 
     async def setup(session: Any) -> None:
         if shared["llm"] is None:
             shared["llm"] = create_llm(config)
         monitor = SentimentMonitor()
-        agent = SupportAgent(shared["llm"])
+        agent = SupportAgent(shared["llm"], native=native)
         session.add_edge(monitor, agent)
         await session.start()
 

@@ -15,9 +15,13 @@ What the article's code got wrong, and what this does instead:
   style service (``[agent] weather_url`` / ``geocode_url``) and says clearly when it is
   offline.
 
-With the packaged 135M model (``tool_mode`` intent) the SDK's ``IntentRouter`` picks the
-tool and fills ``location``; the tool's own sentence is the answer. With a capable model
-(``--llm openai``) the model calls the tool itself.
+With the default model (Qwen2.5 1.5B, ``tool_mode`` hybrid) the SDK's ``IntentRouter``
+catches the plain requests ("what's the weather in Mumbai") instantly and the tool's own
+sentence is the answer; what it does not match ("do I need an umbrella in Tokyo?") goes to
+the model with ``get_weather`` offered, and the model calls it itself through its native
+``<tool_call>`` format (``bench chat``: user-tool set). With SmolLM2 (no native calling)
+unmatched turns are plain conversation. Replies pass the speech filter (short, no
+markdown) like the default assistant's.
 """
 
 from __future__ import annotations
@@ -44,6 +48,18 @@ class WeatherAgent(OutputAgentNode):
         self.tools = ToolRegistry(timeout_s=tool_timeout_s)
         self.tools.discover(self)
         self.context.add_message({"role": "system", "content": SYSTEM_PROMPT})
+        self._warm: Any = None
+
+    async def on_start(self) -> None:
+        from localvox.examples._common import start_warm
+
+        await super().on_start()
+        self._warm = start_warm(self.llm, self.context.messages[:1], self.tools.get_schemas())
+
+    async def on_stop(self) -> None:
+        if self._warm is not None:
+            self._warm.cancel()
+        await super().on_stop()
 
     @function_tool
     async def get_weather(self, location: str = "") -> str:
@@ -57,9 +73,15 @@ class WeatherAgent(OutputAgentNode):
         return await self.weather.report(location.strip())
 
     async def generate_response(self) -> AsyncIterator[str]:
-        async for chunk in self.run_llm_with_tools(
-                self.llm, self.tools, max_rounds=self.max_rounds,
-                holding_phrase=self.holding_phrase, holding_after_ms=self.holding_after_ms):
+        from localvox.agent.assistant import shaped
+        from localvox.llm.spoken import SpokenFilter
+
+        last = self.context.last("user")
+        source = self.run_llm_with_tools(
+            self.llm, self.tools, max_rounds=self.max_rounds,
+            holding_phrase=self.holding_phrase, holding_after_ms=self.holding_after_ms)
+        async for chunk in shaped(source, SpokenFilter.for_request(
+                str(last["content"]) if last else ""), self.holding_phrase):
             yield chunk
 
 
@@ -80,8 +102,10 @@ def create_app(config: Any, *, llm: Any = None) -> Any:
                             holding_after_ms=agent_cfg.holding_after_ms,
                             max_rounds=agent_cfg.max_tool_rounds,
                             tool_timeout_s=agent_cfg.tool_timeout_s)
-        if tool_mode(config) == "intent":
-            node.llm = IntentLLM(shared["llm"], IntentRouter(node.tools.get_schemas()))
+        mode = tool_mode(config)
+        if mode in ("intent", "hybrid"):
+            node.llm = IntentLLM(shared["llm"], IntentRouter(node.tools.get_schemas()),
+                                 native=mode == "hybrid")
         session.add_node(node)
         await session.start()
 

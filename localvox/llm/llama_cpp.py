@@ -144,8 +144,10 @@ class LlamaCppLLM:
     def _warm(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> None:
         with self._gen_lock:
             self.load()
-            if self._template is None or (tools and not self._template.supports_tools):
+            if self._template is None:
                 return
+            if tools and not self._template.supports_tools:
+                tools = None  # such a model gets its turns without tools
             prefix = self._prefix_tokens(messages, tools)
             if prefix:
                 self._ensure_prefix(prefix)

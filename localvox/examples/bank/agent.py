@@ -1,16 +1,19 @@
 """The bank customer-service agent: tools, the dialogue policy, and the app.
 
-Two ways the tools get chosen (``[llm] tool_mode``):
+Two ways the tools get chosen (``[llm] tool_mode``; with ``auto``/``hybrid`` the first
+turn picks native when the model calls tools itself -- the default Qwen2.5 1.5B does --
+and the deterministic policy otherwise, e.g. with SmolLM2):
 
-* **intent** (default with the packaged 135M model): ``BankPolicy`` below is a small
+* **intent** (the fallback for small models): ``BankPolicy`` below is a small
   deterministic dialogue manager. It recognises requests (``dialogue.parse_request``),
   collects verification answers one at a time, and calls the *same* tools through the
   SDK's ``ToolRegistry`` (so every call is validated, timed, emitted and audited). Replies
   that carry facts are composed from tool results in code: a tiny model would garble
   "two lakh seven thousand". The LLM answers only what is not a banking request, and is
   offered no tools.
-* **native** (a capable model behind ``--llm openai``): the model drives the SDK tool loop
-  itself with ``verify_customer``, ``execute_query``, ``analyze_data`` and the action tools.
+* **native** (the default model, or a capable one behind ``--llm openai``): the model drives
+  the SDK tool loop itself with ``verify_customer``, ``execute_query``, ``analyze_data`` and
+  the action tools.
 
 Either way the guard rails are in the tools, not the prompt: each tool checks the
 session's verification level in code; SQL runs in ``sqlguard.CustomerSQL`` (read-only,
@@ -86,10 +89,11 @@ class BankCSR(OutputAgentNode):
         self.holding_after_ms = holding_after_ms
         self.max_tool_rounds = max_tool_rounds
         self.verifier = Verifier(self.bank_path)
+        self._warm: Any = None
         self.tools = ToolRegistry(timeout_s=tool_timeout_s)
         self.tools.discover(self)
         self.context.add_message({"role": "system", "content":
-                                  NATIVE_PROMPT if tool_mode == "native" else SYSTEM_PROMPT})
+                                  SYSTEM_PROMPT if tool_mode == "intent" else NATIVE_PROMPT})
 
     # -- session state ------------------------------------------------------------------------
     @property
@@ -102,7 +106,17 @@ class BankCSR(OutputAgentNode):
     def today(self) -> dt.date:
         return self._today or dt.date.today()
 
+    async def on_start(self) -> None:
+        from localvox.examples._common import start_warm
+
+        await super().on_start()
+        if self.tool_mode != "intent":
+            self._warm = start_warm(self.llm, [{"role": "system", "content": NATIVE_PROMPT}],
+                                    self.tools.get_schemas())
+
     async def on_stop(self) -> None:
+        if self._warm is not None:
+            self._warm.cancel()
         st = self.state
         if st.sandbox is not None:
             st.sandbox.close()
@@ -262,7 +276,17 @@ class BankCSR(OutputAgentNode):
         return f"Customer escalation: {reason}. Caller is {who}. Recent requests: {said}"
 
     # -- replies ------------------------------------------------------------------------------
+    async def _resolve_mode(self) -> None:
+        """hybrid: native when the model calls tools itself, else the deterministic policy."""
+        native = await self.llm.supports_tools()
+        self.tool_mode = "native" if native else "intent"
+        prompt = NATIVE_PROMPT if native else SYSTEM_PROMPT
+        self.context.set_messages([{"role": "system", "content": prompt} if m["role"] == "system"
+                                   else m for m in self.context.history])
+
     async def generate_response(self) -> AsyncIterator[str]:
+        if self.tool_mode == "hybrid":
+            await self._resolve_mode()
         if self.tool_mode == "native":
             async for chunk in self.run_llm_with_tools(
                     self.llm, self.tools, max_rounds=self.max_tool_rounds,
