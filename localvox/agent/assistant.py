@@ -65,7 +65,8 @@ class AssistantNode(OutputAgentNode):
         if tools is not None:
             self.registry.discover(tools)
         self.tool_mode = tool_mode or resolve_tool_mode(config)
-        self.router = IntentRouter(self.registry.get_schemas())
+        self.router = IntentRouter(self.registry.get_schemas(),
+                                   sentences=self.registry.get_sentences())
         if config.agent.system_prompt:
             self.context.add_message({"role": "system", "content": config.agent.system_prompt})
         self._reminders: asyncio.Task[None] | None = None
@@ -92,7 +93,7 @@ class AssistantNode(OutputAgentNode):
 
     def refresh_tools(self) -> None:
         """Call after registering more tools on ``self.registry`` (user tools)."""
-        self.router.set_tools(self.registry.get_schemas())
+        self.router.set_tools(self.registry.get_schemas(), self.registry.get_sentences())
 
     # -- context window ----------------------------------------------------------------------
     def _count_tokens(self, messages: list[dict[str, Any]]) -> int:
