@@ -143,12 +143,19 @@ def _candidates(words: list[str], slots: Mapping[str, Sequence[str]],
             v = normalize_spoken(str(value))
             if not v:
                 continue
-            own = set(v.split())
-            m = len(own) if len(own) == len(v.split()) else len(v.split())
+            vwords = v.split()
+            own = set(vwords)
+            m = len(vwords)
+            # word-level prefilter (cheap, cached): which transcript words resemble a
+            # word of the value; a span must resemble at least half of the value's words
+            near = [[_score(w, u)[0] >= 0.6 for w in words] for u in vwords]
             for length in range(max(1, m - 1), m + 2):
                 for i in range(0, n - length + 1):
                     if any(w in carrier and w not in own for w in words[i:i + length]):
                         continue  # a value never swallows the sentence's own words ("with")
+                    hits = sum(any(row[i:i + length]) for row in near)
+                    if 2 * hits < m:
+                        continue
                     span = " ".join(words[i:i + length])
                     ratio, points = _score(span, v)
                     # a short value must be heard almost exactly ("milk" vs "mill")
