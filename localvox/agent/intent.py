@@ -439,19 +439,27 @@ class IntentRouter:
 
     def route(self, text: str) -> Route | None:
         t = normalize(text)
-        if not t or is_statement(t):
+        if not t:
             return None
-        return self._sentences(text) or self._templates(t, text) or self._user(text) or \
+        statement = is_statement(t)
+        # A tool's own sentences are tried even on a statement, under a stricter gate:
+        # Whisper turns a noisy "can I get a" into "and I'm going to", which the guard
+        # reads as a comment; two or more of the tool's values still make it an order,
+        # while "i love coffee" (one value) stays conversation.
+        spoken = self._sentences(text, strict=statement)
+        if spoken is not None or statement:
+            return spoken
+        return self._templates(t, text) or self._user(text) or \
             (self._cues(t) if is_request_form(t) else None)
 
     def tool_call(self, text: str) -> ToolCall | None:
         route = self.route(text)
         return route.to_tool_call() if route else None
 
-    def _sentences(self, text: str) -> Route | None:
+    def _sentences(self, text: str, strict: bool = False) -> Route | None:
         best = None
         for intent in self.spoken:
-            m = intent.match(text)
+            m = intent.match(text, strict=strict)
             if m is not None and (best is None or m.confidence > best.confidence):
                 best = m
         return Route(best.tool, best.arguments, "sentences") if best else None

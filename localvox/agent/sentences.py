@@ -33,6 +33,9 @@ __all__ = ["SentenceIntent", "SentenceMatch"]
 
 MIN_EXPLAINED = 0.6
 """Share of the transcript a fuzzy match must account for (slot values + carrier words)."""
+STRICT_MIN_VALUES = 2
+STRICT_MIN_EXPLAINED = 0.7
+"""The gate for text the request guard reads as a statement ("and i'm going to ...")."""
 
 
 @dataclass(frozen=True)
@@ -109,21 +112,25 @@ class SentenceIntent:
             return None
         return SentenceMatch(self.name, args, True, 1.0)
 
-    def fuzzy(self, text: str) -> SentenceMatch | None:
+    def fuzzy(self, text: str, strict: bool = False) -> SentenceMatch | None:
+        """Spot the allowed values; ``strict`` (the text reads as a statement) asks for two
+        values or more and a higher explained share."""
         if not self.values:
             return None  # sentences without value lists: exact matches only
         found = match_slots(text, self.values, carrier=self.carrier)
         args = {m.slot: m.value for m in found}
         if not args or not self.required <= set(args):
             return None
+        if strict and len(args) < STRICT_MIN_VALUES:
+            return None
         share = explained_fraction(text, found, self.carrier)
-        if share < self.min_explained:
+        if share < (STRICT_MIN_EXPLAINED if strict else self.min_explained):
             return None
         exact = share == 1.0 and all(m.ratio == 1.0 for m in found)
         return SentenceMatch(self.name, args, exact, share, tuple(found))
 
-    def match(self, text: str) -> SentenceMatch | None:
-        return self.exact(text) or self.fuzzy(text)
+    def match(self, text: str, strict: bool = False) -> SentenceMatch | None:
+        return (None if strict else self.exact(text)) or self.fuzzy(text, strict)
 
 
 def normalize_spoken_template(sentence: str) -> str:
