@@ -87,6 +87,8 @@ class AsrConfig:
     threads: int = 2
     partial_interval_ms: int = 500
     windowed: bool = True
+    bias: bool = True
+    bias_max_tokens: int = 128
 
 
 @dataclass

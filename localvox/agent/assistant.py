@@ -71,7 +71,8 @@ class AssistantNode(OutputAgentNode):
         if tools is not None:
             self.registry.discover(tools)
         self.tool_mode = tool_mode or resolve_tool_mode(config)
-        self.router = IntentRouter(self.registry.get_schemas())
+        self.router = IntentRouter(self.registry.get_schemas(),
+                                   sentences=self.registry.get_sentences())
         if config.agent.system_prompt:
             self.context.add_message({"role": "system", "content": config.agent.system_prompt})
         self._reminders: asyncio.Task[None] | None = None
@@ -112,7 +113,7 @@ class AssistantNode(OutputAgentNode):
 
     def refresh_tools(self) -> None:
         """Call after registering more tools on ``self.registry`` (user tools)."""
-        self.router.set_tools(self.registry.get_schemas())
+        self.router.set_tools(self.registry.get_schemas(), self.registry.get_sentences())
 
     def system_messages(self) -> list[dict[str, Any]]:
         return [m for m in self.context.messages[:1] if m["role"] == "system"]

@@ -11,8 +11,11 @@ A **request guard** runs first: statements and opinions that merely mention a to
 ("i love weather like this", "the weather man is always wrong", "my timer app is broken")
 are conversation, not requests, and never reach the layers below.
 
-Three layers, first hit wins:
+Four layers, first hit wins:
 
+0. **Tool sentences**: a user tool that declares how it is spoken
+   (``@function_tool(sentences=[...])`` or a Rhino grammar) is matched exactly, then
+   fuzzily against its allowed values (:mod:`localvox.agent.sentences`).
 1. **Templates** for the built-in tools. A template matches only if its ``{slot}``
    wildcards parse (``"what is {expression}"`` with "the capital of France" does not).
 2. **User tools** (``@function_tool`` functions the app added): trigger words come from
@@ -394,7 +397,7 @@ class Route:
     tool: str
     arguments: dict[str, Any]
     layer: str
-    """"template", "user" or "cue": which layer matched (for benches and debugging)."""
+    """"sentences", "template", "user" or "cue": which layer matched (for benches and debugging)."""
 
     def to_tool_call(self) -> ToolCall:
         return ToolCall(id=f"intent_{uuid.uuid4().hex[:12]}", name=self.tool,
@@ -405,16 +408,25 @@ class IntentRouter:
     """Map an utterance to one tool call, or None for open conversation."""
 
     def __init__(self, tools: Iterable[dict[str, Any]] = (), *,
-                 templates: Path | None = None, user_threshold: float = 0.99) -> None:
+                 templates: Path | None = None, user_threshold: float = 0.99,
+                 sentences: dict[str, Any] | None = None) -> None:
         self.templates = templates or DATA_DIR / "builtin.toml"
         self.user_threshold = user_threshold
         self.builtin: set[str] = set()
         self.user: list[UserIntent] = []
-        self.set_tools(tools)
+        self.spoken: list[Any] = []
+        self.set_tools(tools, sentences)
 
-    def set_tools(self, tools: Iterable[dict[str, Any]]) -> None:
-        """Registered tool schemas: built-ins by name use templates, others are user tools."""
-        self.builtin, self.user = set(), []
+    def set_tools(self, tools: Iterable[dict[str, Any]],
+                  sentences: dict[str, Any] | None = None) -> None:
+        """Registered tool schemas: built-ins by name use templates, others are user tools.
+
+        ``sentences`` (``ToolRegistry.get_sentences()``) maps a tool name to its
+        ``SentenceSpec``; those tools are tried first.
+        """
+        from localvox.agent.sentences import SentenceIntent
+
+        self.builtin, self.user, self.spoken = set(), [], []
         self._params: dict[str, set[str]] = {}
         for schema in tools:
             fn = schema.get("function", schema)
@@ -424,6 +436,9 @@ class IntentRouter:
                 self._params[fn["name"]] = set(props)
             else:
                 self.user.append(UserIntent.from_schema(fn))
+                spec = (sentences or {}).get(fn["name"])
+                if spec is not None:
+                    self.spoken.append(SentenceIntent(fn["name"], fn, spec))
 
     def _fit(self, name: str, args: dict[str, Any]) -> dict[str, Any] | None:
         """The built-in filler's arguments under the registered tool's own parameter names.
@@ -444,14 +459,30 @@ class IntentRouter:
 
     def route(self, text: str) -> Route | None:
         t = normalize(text)
-        if not t or is_statement(t):
+        if not t:
             return None
+        statement = is_statement(t)
+        # A tool's own sentences are tried even on a statement, under a stricter gate:
+        # Whisper turns a noisy "can I get a" into "and I'm going to", which the guard
+        # reads as a comment; two or more of the tool's values still make it an order,
+        # while "i love coffee" (one value) stays conversation.
+        spoken = self._sentences(text, strict=statement)
+        if spoken is not None or statement:
+            return spoken
         return self._templates(t, text) or self._user(text) or \
             (self._cues(t) if is_request_form(t) else None)
 
     def tool_call(self, text: str) -> ToolCall | None:
         route = self.route(text)
         return route.to_tool_call() if route else None
+
+    def _sentences(self, text: str, strict: bool = False) -> Route | None:
+        best = None
+        for intent in self.spoken:
+            m = intent.match(text, strict=strict)
+            if m is not None and (best is None or m.confidence > best.confidence):
+                best = m
+        return Route(best.tool, best.arguments, "sentences") if best else None
 
     def _templates(self, t: str, original: str) -> Route | None:
         if not self.builtin:

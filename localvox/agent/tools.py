@@ -85,6 +85,9 @@ class ToolInfo:
     nullable: frozenset[str] = frozenset()
     context_param: str | None = None
     accepts_kwargs: bool = False
+    sentences: Any = None
+    """How the tool is spoken (``SentenceSpec``, from ``sentences=``): the intent router
+    tries it before the LLM. Not part of the schema the LLM sees."""
 
     def schema(self) -> dict[str, Any]:
         return {"type": "function", "function": {
@@ -107,9 +110,15 @@ class ToolResult:
 # -- the decorator ------------------------------------------------------------------------
 
 def function_tool(fn: Callable[..., Any] | None = None, *, name: str | None = None,
-                  description: str | None = None, timeout_s: float | None = None) -> Any:
+                  description: str | None = None, timeout_s: float | None = None,
+                  sentences: Any = None) -> Any:
     """Mark ``fn`` as a tool. Usable as ``@function_tool``, ``@function_tool()`` or with
     ``name=``, ``description=``, ``timeout_s=`` (overrides the registry's default).
+
+    ``sentences=`` says how people ask for it: hassil templates (``["order (a|an)
+    {size} {drink}"]``, each ``{slot}`` a parameter) or a ``SentenceSpec`` from a Rhino
+    grammar (``load_rhino(path).spec("orderDrink")``). The intent router matches them
+    before the LLM, exactly and then fuzzily against the parameters' allowed values.
 
     The function is returned unchanged (so methods stay methods) with ``__tool_info__``.
     Unsupported parameter types raise ``TypeError`` here, at definition time.
@@ -118,7 +127,7 @@ def function_tool(fn: Callable[..., Any] | None = None, *, name: str | None = No
         target = f.__func__ if isinstance(f, (staticmethod, classmethod)) else f
         target.__tool_info__ = build_tool_info(  # type: ignore[attr-defined]
             target, name=name, description=description, timeout_s=timeout_s,
-            frame_depth=3 if fn is None else 4)
+            frame_depth=3 if fn is None else 4, sentences=sentences)
         return f
 
     return decorate(fn) if fn is not None else decorate
@@ -135,7 +144,9 @@ def get_tool_info(fn: Any) -> ToolInfo | None:
 
 def build_tool_info(fn: Callable[..., Any], *, name: str | None = None,
                     description: str | None = None, timeout_s: float | None = None,
-                    frame_depth: int = 2) -> ToolInfo:
+                    frame_depth: int = 2, sentences: Any = None) -> ToolInfo:
+    from localvox.agent.grammar import as_sequence
+
     sig = inspect.signature(fn)
     hints = resolve_hints(fn, frame_depth)
     summary, arg_docs = parse_docstring(inspect.getdoc(fn) or "")
@@ -179,7 +190,8 @@ def build_tool_info(fn: Callable[..., Any], *, name: str | None = None,
         description=description if description is not None else summary,
         parameters={"type": "object", "properties": properties, "required": required},
         fn=fn, timeout_s=timeout_s, hints=param_hints, nullable=frozenset(nullable),
-        context_param=context_param, accepts_kwargs=accepts_kwargs)
+        context_param=context_param, accepts_kwargs=accepts_kwargs,
+        sentences=as_sequence(sentences))
 
 
 def _is_run_context(hint: Any) -> bool:
@@ -266,6 +278,11 @@ class ToolRegistry:
 
     def get_schemas(self) -> list[dict[str, Any]]:
         return [tool.info.schema() for tool in self._tools.values()]
+
+    def get_sentences(self) -> dict[str, Any]:
+        """Tool name -> ``SentenceSpec`` for the tools that declare ``sentences=``."""
+        return {name: t.info.sentences for name, t in self._tools.items()
+                if t.info.sentences is not None}
 
     async def execute(self, calls: Sequence[ToolCall] | None = None, parallel: bool = True, *,
                       context: RunContext | None = None, emit: Emit | None = None,

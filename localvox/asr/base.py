@@ -9,9 +9,12 @@ reuse what is already decoded instead of starting over.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from localvox.asr.bias import Bias
 
 
 @dataclass(frozen=True)
@@ -42,3 +45,10 @@ class Transcriber(Protocol):
 
     async def transcribe(self, samples: np.ndarray) -> Transcript:
         """Whole-utterance decode (CLI ``transcribe``, benchmarks)."""
+
+    def set_bias(self, bias: "Bias | None") -> str | None:
+        """Expect these phrases in the streams opened from now on (``localvox.asr.bias``).
+
+        Returns a one-line notice if some did not fit, else None. A backend that cannot
+        be biased ignores it and returns None.
+        """

@@ -235,6 +235,10 @@ class PulseTranscriber:
     def __repr__(self) -> str:  # never show the key
         return f"PulseTranscriber(url={self.url!r})"
 
+    def set_bias(self, bias: object) -> str | None:
+        """The Pulse protocol has no vocabulary field localvox can fill: ignored."""
+        return None
+
     def stream(self) -> PulseStream:
         if self._closed:
             raise CloudError("the Pulse session is closed")

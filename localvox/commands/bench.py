@@ -14,7 +14,8 @@ from types import ModuleType
 from typing import Any
 
 NAME = "bench"
-HELP = "run a benchmark (latency, asr, wake, tools, system, echo) and print measured figures"
+HELP = ("run a benchmark (latency, asr, commands, wake, tools, system, echo) and print "
+        "measured figures")
 
 
 def _benches() -> dict[str, ModuleType]:

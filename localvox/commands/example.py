@@ -11,7 +11,7 @@ import argparse
 from typing import Any
 
 NAME = "example"
-HELP = "run an example agent (weather, bank, sentiment) by voice or with --text"
+HELP = "run an example agent (weather, bank, sentiment, barista) by voice or with --text"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -11,4 +11,6 @@ EXAMPLES: dict[str, tuple[str, str]] = {
              "bank customer service: verification, guarded SQL, exact analysis, audit trail"),
     "sentiment": ("localvox.examples.sentiment",
                   "support agent with a sentiment monitor that offers a warm transfer"),
+    "barista": ("localvox.examples.barista",
+                "coffee orders: a grammar-typed tool, fuzzy slots, a read-back confirmation"),
 }

@@ -1,0 +1,116 @@
+"""What a session's tools can take, as ASR vocabulary (``localvox.asr.bias.Bias``).
+
+The recogniser is told what to expect from the tools themselves, so an app author never
+writes a prompt: ``Literal``/enum values, ``Annotated`` examples (``examples=[...]`` in the
+schema), examples in the docstring (``e.g. "New Delhi"``), entity lists a tool registers
+(``ToolRegistry.add_entities``), the values of a tool's sentence grammar, the built-in
+tools' words and the wake word. Priority, highest first:
+
+1. the **focus**: the values of the parameter the agent just asked about ("Which size?"
+   -> the sizes), when there is one;
+2. enum/grammar values of the user's tools (a closed set: these are the words a command
+   hinges on);
+3. examples and registered entity lists (open sets: hints);
+4. the built-in tools' vocabulary;
+5. the wake word.
+
+(The order within the prompt and the cut at ``bias_max_tokens`` are
+:func:`localvox.asr.bias.build_prompt`'s.)
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Iterable, Mapping, Sequence
+
+from localvox.asr.bias import Bias
+
+__all__ = ["BUILTIN_VOCABULARY", "focus_for", "tool_vocabulary"]
+
+BUILTIN_VOCABULARY: dict[str, tuple[str, ...]] = {
+    "set_timer": ("timer", "minutes", "seconds"),
+    "set_alarm": ("alarm", "a.m.", "p.m."),
+    "get_weather": ("weather", "forecast"),
+    "convert_units": ("Celsius", "Fahrenheit", "kilometers", "miles"),
+    "add_note": ("note",),
+}
+"""A few words per built-in tool that Whisper tends to spell wrongly or not at all."""
+
+_EXAMPLE = re.compile(r"(?:e\.g\.|for example|such as|like)\s*[,:]?\s*((?:\"[^\"]+\"[,\s]*(?:or|and)?\s*)+)",
+                      re.IGNORECASE)
+
+
+def _examples_in(description: str) -> list[str]:
+    """Quoted examples in a docstring line: 'The city, e.g. "Paris" or "New Delhi".'"""
+    out: list[str] = []
+    for m in _EXAMPLE.finditer(description or ""):
+        out.extend(re.findall(r"\"([^\"]+)\"", m.group(1)))
+    return out
+
+
+def _values(prop: Mapping[str, Any]) -> list[str]:
+    vals = [str(v) for v in prop.get("enum") or [] if isinstance(v, (str, int, float))
+            and not isinstance(v, bool)]
+    for arm in prop.get("anyOf") or []:
+        vals.extend(_values(arm))
+    if prop.get("type") == "array" and isinstance(prop.get("items"), dict):
+        vals.extend(_values(prop["items"]))
+    return vals
+
+
+def _params(schema: Mapping[str, Any]) -> Mapping[str, Any]:
+    fn = schema.get("function", schema)
+    return (fn.get("parameters") or {}).get("properties") or {}
+
+
+def tool_vocabulary(schemas: Iterable[Mapping[str, Any]], *,
+                    sentences: Mapping[str, Any] | None = None,
+                    entities: Mapping[str, Sequence[str]] | None = None,
+                    wake_word: str = "", focus: Sequence[str] = ()) -> Bias:
+    """The priority-ordered vocabulary of these tools (see the module docstring)."""
+    closed: list[str] = []
+    hints: list[str] = []
+    builtin: list[str] = []
+    for schema in schemas:
+        fn = schema.get("function", schema)
+        name = str(fn.get("name", ""))
+        if name in BUILTIN_VOCABULARY:
+            builtin.extend(BUILTIN_VOCABULARY[name])
+            continue
+        for prop in _params(schema).values():
+            closed.extend(_values(prop))
+            hints.extend(str(x) for x in prop.get("examples") or [])
+            hints.extend(_examples_in(str(prop.get("description", ""))))
+        spec = (sentences or {}).get(name)
+        for values in getattr(spec, "slots", {}).values():
+            closed.extend(values)
+    for values in (entities or {}).values():
+        hints.extend(values)
+    wake = [wake_word.replace("_", " ").strip()] if wake_word.strip() else []
+    return Bias.of(focus, closed, hints, builtin, wake)
+
+
+def focus_for(question: str, schemas: Iterable[Mapping[str, Any]],
+              sentences: Mapping[str, Any] | None = None) -> list[str]:
+    """The allowed values of the parameter a question asks for, or [].
+
+    "Which size would you like?" names the ``size`` parameter: its values become the next
+    turn's first vocabulary group. A question names a parameter by its name's words
+    (``coffee_drink`` -> "coffee", "drink") or by its description's first noun-like words.
+    Only questions (ending in "?") switch the focus; a statement keeps the default order.
+    """
+    q = question.strip().lower()
+    if not q.endswith("?"):
+        return []
+    words = set(re.findall(r"[a-z]+", q))
+    best: tuple[int, list[str]] = (0, [])
+    for schema in schemas:
+        for pname, prop in _params(schema).items():
+            values = _values(prop)
+            if not values:
+                continue
+            keys = {w for w in re.split(r"[_\W]+", pname.lower()) if len(w) > 2}
+            hit = len(keys & words) + len({w.rstrip("s") for w in keys} & words)
+            if hit > best[0]:
+                best = (hit, values)
+    return best[1]

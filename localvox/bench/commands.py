@@ -1,0 +1,401 @@
+"""``localvox bench commands DIR``: spoken commands through the whole loop, vs Picovoice's table.
+
+DIR is laid out like ``../shared/speech/intent/coffee`` (Picovoice's speech-to-intent
+benchmark): ``NAME.wav`` + ``NAME.json`` (``{"intent": ..., "slots": {...}}``), optionally a
+Rhino grammar ``*.yaml``. Every clip, at every ``--snr`` (``clean`` or dB, noise from
+``--noise`` mixed at that SNR over the speech span, :mod:`localvox.bench.noise`), goes
+through the same ``TurnEngine`` the app runs, in fast mode: Silero VAD and the endpointer
+find the turn from the clip's own leading/trailing silence, the streaming Whisper decode
+(biased with the agent's tool vocabulary unless ``--no-bias``) gives the final, and the
+``barista`` example's session routes it and makes its tool call. No wake word (``always``)
+and no speech output: the tool call is the result.
+
+A clip counts as **accepted** when the agent's first tool call is the labelled intent's tool
+and its arguments equal the labelled slots exactly (lower-cased; no slot missing, none
+extra) -- Picovoice's "command acceptance". A clip that yields no tool call is "no
+command". Slot accuracy is the share of labelled slots whose value was right. Latencies
+are on the engine's clock from the true end of speech (the clean clip's last voiced
+frame): endpoint (the endpointer fired) and voice-to-tool-call (the tool call started).
+
+Picovoice's published rows (their README, cafe and kitchen noise at 6-24 dB) are printed
+beside ours; ``--plot`` draws acceptance vs SNR with Rhino's published points.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import copy
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+NAME = "commands"
+HELP = "spoken commands (VAD, streaming ASR, routing, tool call) vs Picovoice's published table"
+
+PUBLISHED = [
+    # engine, average over 6-24 dB, {snr: acceptance}
+    ("Picovoice Rhino", 97.6, {24: 99.0, 6: 93.5}),
+    ("Microsoft LUIS", 89.9, {}),
+    ("IBM Watson", 86.8, {}),
+    ("Amazon Lex", 84.5, {}),
+    ("Google Dialogflow", 77.6, {}),
+]
+DEFAULT_SNRS = "clean,24,18,12,9,6"
+LEAD_S = 0.0
+TAIL_S = 1.5
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    from localvox.bench.noise import shared_speech
+
+    speech = shared_speech()
+    p.add_argument("dir", nargs="?", default=str(speech / "intent" / "coffee"),
+                   help="clips with .json labels (default ../shared/speech/intent/coffee)")
+    p.add_argument("--snr", default=DEFAULT_SNRS,
+                   help=f"comma-separated: clean or dB (default {DEFAULT_SNRS})")
+    p.add_argument("--noise", default=str(speech / "noise" / "kitchen.wav"),
+                   help="noise WAV mixed over the speech (default ../shared/speech/noise/kitchen.wav)")
+    p.add_argument("--limit", type=int, default=0, help="only the first N clips")
+    p.add_argument("--no-bias", action="store_true",
+                   help="do not give Whisper the tools' vocabulary (to measure what it buys)")
+    p.add_argument("--verbose", "-v", action="store_true", help="print every clip")
+
+
+@dataclass
+class Clip:
+    name: str
+    path: Path
+    intent: str
+    slots: dict[str, str]
+
+
+@dataclass
+class Result:
+    clip: str
+    snr: str
+    transcript: str
+    tool: str | None
+    arguments: dict[str, Any]
+    accepted: bool
+    slots_right: int
+    slots_total: int
+    turns: int
+    endpoint_ms: float | None
+    tool_ms: float | None
+    errors: list[str] = field(default_factory=list)
+
+
+def load_clips(directory: str | Path) -> list[Clip]:
+    from localvox.errors import LocalvoxError
+
+    d = Path(directory)
+    if not d.is_dir():
+        raise LocalvoxError(f"{d}: no such folder (expected WAV + .json labels)")
+    clips = []
+    for wav in sorted(d.glob("*.wav")):
+        label = wav.with_suffix(".json")
+        if not label.is_file():
+            continue
+        try:
+            data = json.loads(label.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as err:
+            print(f"skipping {wav.name}: bad label ({err})")
+            continue
+        clips.append(Clip(wav.stem, wav, str(data.get("intent") or ""),
+                          {k: str(v).strip() for k, v in (data.get("slots") or {}).items()}))
+    if not clips:
+        raise LocalvoxError(f"{d}: no WAV files with a .json label beside them")
+    return clips
+
+
+def parse_snrs(text: str) -> list[float | None]:
+    from localvox.errors import ConfigError
+
+    out: list[float | None] = []
+    for part in text.split(","):
+        part = part.strip().lower()
+        if not part:
+            continue
+        if part == "clean":
+            out.append(None)
+            continue
+        try:
+            out.append(float(part.removesuffix("db")))
+        except ValueError:
+            raise ConfigError(f"--snr {part!r}: expected clean or a number of dB") from None
+    return out
+
+
+def snr_label(snr: float | None) -> str:
+    return "clean" if snr is None else f"{snr:g} dB"
+
+
+def _key(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+def score(clip: Clip, tool: str | None, args: dict[str, Any],
+          params: dict[str, Any]) -> tuple[bool, int, list[str]]:
+    """(accepted, labelled slots right, what was wrong) for one clip's tool call.
+
+    A labelled slot is compared with the argument of the parameter that allows its value
+    (the barista's ``shots`` allows "double shot", the label calls it ``numberOfShots``).
+    """
+    errors: list[str] = []
+    if tool is None:
+        return False, 0, ["no command"]
+    if _key(tool) != _key(clip.intent):
+        errors.append(f"intent {tool} (want {clip.intent})")
+    got = {k: str(v).lower() for k, v in args.items() if v is not None}
+    right = 0
+    used: set[str] = set()
+    for slot, want in clip.slots.items():
+        pname = next((p for p, prop in params.items()
+                      if want.lower() in [str(x).lower() for x in prop.get("enum") or []]),
+                     None) or next((p for p in params if _key(p) == _key(slot)), slot)
+        used.add(pname)
+        if got.get(pname) == want.lower():
+            right += 1
+        else:
+            errors.append(f"{slot}: {got.get(pname)!r} (want {want!r})")
+    for pname, value in got.items():
+        if pname not in used:
+            errors.append(f"extra {pname}={value!r}")
+    return not errors, right, errors
+
+
+async def run_clip(config: Any, parts: Any, app: Any, samples: Any,
+                   speech_end_s: float) -> dict[str, Any]:
+    """One clip through the engine; the first tool call, transcripts and milestones."""
+    from localvox.audio.null import NullSink
+    from localvox.audio.wav import WavSource
+    from localvox.pipeline.agent_port import SessionAgent, ToolStarted
+    from localvox.pipeline.events import FinalTranscript
+    from localvox.pipeline.factory import build_engine
+
+    session = await app.open_session()
+    calls: list[tuple[str, str, float]] = []
+    holder: dict[str, Any] = {}
+
+    class TimedAgent(SessionAgent):
+        async def respond(self, text: str) -> Any:  # type: ignore[override]
+            async for piece in super().respond(text):
+                if isinstance(piece, ToolStarted):
+                    calls.append((piece.name, piece.arguments, holder["engine"].clock.now()))
+                yield piece
+
+    agent = TimedAgent(session)
+    source = WavSource(samples=samples, realtime=False, tail_silence_s=TAIL_S,
+                       frame_ms=config.audio.frame_ms)
+    engine = await build_engine(config, parts=parts, agent=agent, source=source,
+                                sink=NullSink(), trace_path=None, realtime=False)
+    holder["engine"] = engine
+    engine.trace = None
+    q = engine.subscribe()
+    await engine.run()
+    await agent.close()
+    finals = []
+    while not q.empty():
+        ev = q.get_nowait()
+        if isinstance(ev, FinalTranscript) and ev.text.strip():
+            finals.append(ev.text)
+    true_end = engine.clock.stream_to_clock(LEAD_S + speech_end_s)
+    endpoint = None
+    for tr in engine.traces:
+        if "endpoint" in tr.marks:
+            endpoint = (tr.marks["endpoint"] - true_end) * 1000
+            break
+    tool, args, tool_ms = None, {}, None
+    if calls:
+        name, raw, at = calls[0]
+        tool, tool_ms = name, (at - true_end) * 1000
+        try:
+            args = json.loads(raw) if raw else {}
+        except json.JSONDecodeError:
+            args = {}
+    marks = {k: round((v - true_end) * 1000) for tr in list(engine.traces)[:1]
+             for k, v in tr.marks.items()}
+    return {"finals": finals, "tool": tool, "args": args, "endpoint_ms": endpoint,
+            "tool_ms": tool_ms, "marks": marks}
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    from localvox.bench.latency import percentile as pct
+
+    return pct(values, q)
+
+
+async def _bench(args: argparse.Namespace, config: Any) -> dict[str, Any]:
+    import numpy as np
+
+    from localvox.audio.wav import read_wav
+    from localvox.bench.noise import mix_at_snr, speech_span
+    from localvox.examples import barista
+    from localvox.pipeline.startup import SpeechParts, load_input
+
+    config = copy.deepcopy(config)
+    config.wake.mode = "always"
+    clips = load_clips(args.dir)
+    if args.limit:
+        clips = clips[:args.limit]
+    snrs = parse_snrs(args.snr)
+    noise = read_wav(args.noise) if any(s is not None for s in snrs) else np.zeros(0)
+    print(f"loading models ({config.asr.model}, {config.vad.backend}) ...", flush=True)
+    notices: list[Any] = []
+    listening = await load_input(config, notices, need_wake=False)
+    parts = SpeechParts(vad=listening["vad"], asr=listening["asr"], tts=None, notices=notices)
+    probe = barista.BaristaAgent(llm=None)
+    params = probe.tools.get_schemas()[0]["function"]["parameters"]["properties"]
+    bias = None if args.no_bias or not config.asr.bias else barista.vocabulary(probe)
+    notice = parts.asr.set_bias(bias)
+    if notice:
+        print(notice)
+    prompt = getattr(parts.asr, "prompt", None)
+    if prompt is not None and prompt.text:
+        print(f"ASR prompt ({len(prompt.tokens)} tokens): {prompt.text}")
+    llm: Any = None
+    if config.llm.backend:
+        from localvox.examples._common import create_llm
+
+        try:
+            llm = await asyncio.to_thread(create_llm, config)
+        except Exception as err:  # noqa: BLE001 - the bench still measures routed orders
+            print(f"LLM unavailable ({err}); unrouted turns get no reply")
+    app = barista.create_app(config, llm=llm if llm is not None else _SilentLLM())
+    results: list[Result] = []
+    t_start = time.perf_counter()
+    for snr in snrs:
+        for i, clip in enumerate(clips):
+            clean = read_wav(clip.path)
+            _, end = speech_span(clean)
+            samples = mix_at_snr(clean, noise, snr, offset=16000 * 7 * i)
+            r = await run_clip(config, parts, app, samples, end / 16000)
+            ok, right, errors = score(clip, r["tool"], r["args"], params)
+            res = Result(clip.name, snr_label(snr), " / ".join(r["finals"]), r["tool"],
+                         r["args"], ok, right, len(clip.slots), len(r["finals"]),
+                         r["endpoint_ms"], r["tool_ms"], errors)
+            results.append(res)
+            if args.verbose:
+                print(f"   marks (ms from the end of speech): {r['marks']}")
+            if args.verbose or not ok:
+                mark = "ok " if ok else "BAD"
+                print(f"{mark} {snr_label(snr):>6} {clip.name[:8]} {res.transcript!r}"
+                      + ("" if ok else f"  [{'; '.join(errors)}]"), flush=True)
+        done = [r for r in results if r.snr == snr_label(snr)]
+        print(f"-- {snr_label(snr)}: {sum(r.accepted for r in done)}/{len(done)} accepted "
+              f"({time.perf_counter() - t_start:.0f} s so far)", flush=True)
+    await app.close()
+    if llm is not None and hasattr(llm, "close"):
+        await llm.close()
+    return summarize(results, snrs, bias_text=prompt.text if prompt is not None else "")
+
+
+class _SilentLLM:
+    name = "none"
+
+    async def chat(self, messages: Any, tools: Any = None, **kw: Any) -> Any:
+        if False:
+            yield None
+
+    async def close(self) -> None:
+        return None
+
+
+def summarize(results: list[Result], snrs: list[float | None], *,
+              bias_text: str = "") -> dict[str, Any]:
+    rows: dict[str, Any] = {}
+    for snr in snrs:
+        label = snr_label(snr)
+        sub = [r for r in results if r.snr == label]
+        if not sub:
+            continue
+        ep = [r.endpoint_ms for r in sub if r.endpoint_ms is not None]
+        tl = [r.tool_ms for r in sub if r.tool_ms is not None]
+        rows[label] = {
+            "snr_db": snr, "clips": len(sub),
+            "acceptance": 100.0 * sum(r.accepted for r in sub) / len(sub),
+            "slot_accuracy": 100.0 * sum(r.slots_right for r in sub)
+            / max(1, sum(r.slots_total for r in sub)),
+            "no_command": sum(r.tool is None for r in sub),
+            "split_turns": sum(r.turns > 1 for r in sub),
+            "endpoint_p50_ms": percentile(ep, 50), "endpoint_p95_ms": percentile(ep, 95),
+            "tool_p50_ms": percentile(tl, 50), "tool_p95_ms": percentile(tl, 95),
+        }
+    noisy = [v for v in rows.values() if v["snr_db"] is not None and 6 <= v["snr_db"] <= 24]
+    average = sum(v["acceptance"] for v in noisy) / len(noisy) if noisy else None
+    return {"bench": "commands", "rows": rows, "average_6_24": average,
+            "published": [{"engine": e, "average": a, "by_snr": s} for e, a, s in PUBLISHED],
+            "asr_prompt": bias_text, "results": [r.__dict__ for r in results]}
+
+
+def print_report(summary: dict[str, Any]) -> None:
+    from localvox.bench.common import table
+
+    def ms(v: float | None) -> str:
+        return "-" if v is None else f"{v:.0f}"
+
+    rows = []
+    for label, v in summary["rows"].items():
+        rows.append([label, v["clips"], f"{v['acceptance']:.1f}%", f"{v['slot_accuracy']:.1f}%",
+                     v["no_command"], v["split_turns"], ms(v["endpoint_p50_ms"]),
+                     ms(v["endpoint_p95_ms"]), ms(v["tool_p50_ms"]), ms(v["tool_p95_ms"])])
+    print(table(["SNR", "clips", "accepted", "slots", "no cmd", "split", "endpoint p50",
+                 "p95", "voice->tool p50", "p95"], rows,
+                title="localvox (barista example, whole spoken path)"))
+    avg = summary["average_6_24"]
+    print()
+    pub = [["localvox (this run)", "-" if avg is None else f"{avg:.1f}%",
+            _at(summary, 24), _at(summary, 6)]]
+    for p in summary["published"]:
+        pub.append([p["engine"] + " (published)", f"{p['average']:.1f}%",
+                    f"{p['by_snr'][24]:.1f}%" if 24 in p["by_snr"] else "-",
+                    f"{p['by_snr'][6]:.1f}%" if 6 in p["by_snr"] else "-"])
+    print(table(["engine", "avg 6-24 dB", "24 dB", "6 dB"], pub,
+                title="command acceptance beside Picovoice's speech-to-intent table"))
+
+
+def _at(summary: dict[str, Any], snr: float) -> str:
+    row = summary["rows"].get(snr_label(snr))
+    return "-" if row is None else f"{row['acceptance']:.1f}%"
+
+
+def plot(summary: dict[str, Any], out: str) -> None:
+    from localvox.bench.common import figure, save_figure
+
+    fig, ax = figure(1, 1, size=(7, 4.5))
+    a = ax[0][0]
+    pts = sorted((v["snr_db"], v["acceptance"]) for v in summary["rows"].values()
+                 if v["snr_db"] is not None)
+    if pts:
+        a.plot([p[0] for p in pts], [p[1] for p in pts], "o-", label="localvox (measured)")
+    clean = summary["rows"].get("clean")
+    if clean:
+        a.axhline(clean["acceptance"], color="C0", ls=":", label="localvox clean")
+    for p in summary["published"]:
+        if p["by_snr"]:
+            xs = sorted(p["by_snr"])
+            a.plot(xs, [p["by_snr"][x] for x in xs], "s--", label=f"{p['engine']} (published)")
+        a.axhline(p["average"], ls="--", lw=0.6, color="grey")
+        a.text(24.2, p["average"], f"{p['engine']} avg", fontsize=7, va="center")
+    a.set_xlabel("SNR (dB)")
+    a.set_ylabel("command acceptance %")
+    a.set_title("spoken coffee orders: acceptance vs SNR")
+    a.invert_xaxis()
+    a.legend(fontsize=8)
+    save_figure(fig, out)
+
+
+def run(args: argparse.Namespace, config: Any) -> int:
+    from localvox.bench.common import write_json
+
+    summary = asyncio.run(_bench(args, config))
+    print()
+    print_report(summary)
+    write_json(args.json, summary)
+    if args.plot:
+        plot(summary, args.plot)
+    return 0
