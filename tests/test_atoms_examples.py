@@ -295,3 +295,40 @@ def test_python_listing_chat_flag_and_setup_without_start(tmp_path: Path) -> Non
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
         "localvox: the setup handler on_start() returned without calling session.start()"]
+
+
+def test_listing_serves_websocket_sessions(tmp_path: Path) -> None:
+    """``python transfer_agent.py --serve 127.0.0.1:0``: a client's turn gets the transfer."""
+    import json as _json
+
+    env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1", TRANSFER_NUMBER=NUMBER,
+               XDG_STATE_HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "c"),
+               PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
+    proc = subprocess.Popen([sys.executable, "examples/atoms/transfer_agent.py", "--serve",
+                             "127.0.0.1:0"], cwd=REPO, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline() if proc.stdout else ""
+        assert line.startswith("serving the agent on ws://127.0.0.1:"), line
+        url = line.split()[4]
+
+        async def talk() -> list[dict[str, Any]]:
+            from websockets.asyncio.client import connect
+
+            got: list[dict[str, Any]] = []
+            async with connect(url) as ws:
+                await ws.send(_json.dumps({"type": "agent.transcript.update", "role": "user",
+                                           "content": "Please transfer me to a human agent."}))
+                await ws.send(_json.dumps({"type": "system.llm.request", "request_id": "1"}))
+                async for frame in ws:
+                    got.append(_json.loads(frame))
+            return got
+
+        frames = asyncio.run(asyncio.wait_for(talk(), 60))
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    transfers = [f for f in frames if f["type"] == "agent.transfer_call"]
+    assert transfers and transfers[0]["number"] == NUMBER
+    assert transfers[0]["option"]["type"] == "cold" and transfers[0]["on_hold_music"] == \
+        "relaxing_sound"

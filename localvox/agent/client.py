@@ -32,7 +32,8 @@ from localvox.llm.base import ChatChunk
 if TYPE_CHECKING:
     from localvox.config import Config
 
-__all__ = ["ChatStream", "LLMClient", "set_active_config", "take_announcements"]
+__all__ = ["ChatStream", "LLMClient", "set_active_config", "share_backend",
+           "take_announcements"]
 
 _BACKENDS: dict[tuple[str, ...], Any] = {}
 _ANNOUNCED: list[str] = []
@@ -47,6 +48,16 @@ def set_active_config(config: "Config | None", *, llm_chosen: bool = False) -> N
     """
     _ACTIVE["config"] = config
     _ACTIVE["llm_chosen"] = llm_chosen
+
+
+def share_backend(config: "Config", llm: Any) -> None:
+    """Make clients that would load ``config``'s local model use ``llm`` (one already
+    loaded, e.g. the built-in assistant's in a bench) instead of loading it again."""
+    _BACKENDS[_local_key(config)] = llm
+
+
+def _local_key(config: "Config") -> tuple[str, ...]:
+    return (config.llm.backend, config.llm.model, config.llm.base_url)
 
 
 def take_announcements() -> list[str]:
@@ -130,8 +141,7 @@ class LLMClient:
             backend = config.llm.backend
             where = config.llm.model if backend != "openai" else \
                 f"{config.llm.remote_model} at {config.llm.base_url}"
-            self.llm = _shared((backend, config.llm.model, config.llm.base_url),
-                               lambda: create("llm", backend, config))
+            self.llm = _shared(_local_key(config), lambda: create("llm", backend, config))
             self.tool_mode = resolve_tool_mode(config)
             why = "chosen by --llm/config" if _ACTIVE["llm_chosen"] else \
                 "OPENAI_BASE_URL/OPENAI_API_KEY not set"

@@ -26,7 +26,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from localvox.pipeline.agent_port import AgentNotice, EndSession, ReplyPiece, SessionAgent
+from localvox.pipeline.agent_port import (AgentNotice, EndSession, ReplyPiece, SessionAgent,
+                                          ToolStarted)
 
 if TYPE_CHECKING:
     from localvox.agent.app import App
@@ -129,20 +130,52 @@ def launch(app: "App", args: argparse.Namespace, config: "Config", *,
 # -- the agent in front of the engine ------------------------------------------------------
 
 class AppAgent(SessionAgent):
-    """``SessionAgent`` for user code: a hung reply is cut off, a handoff is announced.
+    """``SessionAgent`` for user code: speculates safely, cuts off a hung reply, and
+    announces a handoff.
 
-    Args:
-        reply_timeout_s: the longest the reply may go without producing anything (no
-            text, no tool event) before it is interrupted with a notice. Why a gap and not
-            a total: a long spoken answer is fine, a node awaiting forever is not.
+    * **Speculation** (the reply starts on the partial transcript during the end-of-turn
+      silence, as the built-in assistant's does): the SDK runs a node's tools in its own
+      tasks, so the session's ``tool_gate`` holds each tool after ``ToolCallStart`` until
+      the engine pulls past it, which it does only once the guess is confirmed; a
+      discarded guess is interrupted before any tool ran and its context is restored.
+      Not with background nodes: they would observe the guessed transcript too (an audit
+      log would record words the user did not finish saying).
+    * **Hang**: a reply that produces nothing (no text, no tool event) for
+      ``reply_timeout_s`` is interrupted with a notice. A gap, not a total: a long
+      answer is fine, a node awaiting forever is not.
+    * **Handoff**: an end call or transfer becomes a notice with the number, the kind of
+      transfer, the hold music and the private hand-off prompt, then ends the session.
     """
 
     def __init__(self, session: Any, *, reply_timeout_s: float = 30.0) -> None:
         super().__init__(session)
         self.reply_timeout_s = reply_timeout_s
+        self._released: set[str] = set()
+        self._waiting: dict[str, asyncio.Event] = {}
+        session.tool_gate = self._gate
+
+    def can_speculate(self, text: str) -> bool:
+        from localvox.agent.nodes import BackgroundAgentNode, OutputAgentNode
+
+        nodes = self.session.nodes
+        return any(isinstance(n, OutputAgentNode) for n in nodes) and not any(
+            isinstance(n, BackgroundAgentNode) for n in nodes)
+
+    async def _gate(self, call: Any) -> None:
+        if call.id in self._released:
+            return
+        event = self._waiting.setdefault(call.id, asyncio.Event())
+        await event.wait()
+
+    def _release(self, call_id: str) -> None:
+        self._released.add(call_id)
+        waiting = self._waiting.pop(call_id, None)
+        if waiting is not None:
+            waiting.set()
 
     async def respond(self, text: str) -> AsyncIterator[ReplyPiece]:
         pieces = super().respond(text).__aiter__()
+        self._released.clear()
         try:
             while True:
                 try:
@@ -158,6 +191,8 @@ class AppAgent(SessionAgent):
                 if isinstance(piece, EndSession) and self.session.end_event is not None:
                     yield AgentNotice("info", handoff_notice(self.session.end_event))
                 yield piece
+                if isinstance(piece, ToolStarted):
+                    self._release(piece.call_id)   # the engine took it: the guess is confirmed
         finally:
             await pieces.aclose()
 
