@@ -475,3 +475,26 @@ def test_no_speculation_with_background_nodes() -> None:
     session.add_node(Out("out"))
     session.add_node(BackgroundAgentNode("audit"))
     assert not AppAgent(session).can_speculate("hello")
+
+
+def test_the_readme_agent_runs_and_calls_its_tool(tmp_path: Path) -> None:
+    """The file in the README's "Write your own agent", as a user pastes it."""
+    import os
+    import re
+    import subprocess
+    import sys
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Write your own agent", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    (tmp_path / "my_agent.py").write_text(code, encoding="utf-8")
+    env = dict(os.environ, HF_HUB_OFFLINE="1", XDG_CONFIG_HOME=str(tmp_path / "c"),
+               PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
+    env.pop("OPENAI_API_KEY", None)
+    env.pop("OPENAI_BASE_URL", None)
+    proc = subprocess.run([sys.executable, str(tmp_path / "my_agent.py"), "--chat"],
+                          input="What's the weather in Paris?\n", capture_output=True,
+                          text=True, timeout=120, env=env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "agent> The weather in paris is sunny, 72°F" in proc.stdout, proc.stdout
+    assert "answers with the local model" in proc.stderr
