@@ -498,3 +498,16 @@ def test_the_readme_agent_runs_and_calls_its_tool(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "agent> The weather in paris is sunny, 72°F" in proc.stdout, proc.stdout
     assert "answers with the local model" in proc.stderr
+
+
+def test_the_status_bar_names_the_server_the_agent_uses(monkeypatch: pytest.MonkeyPatch) -> None:
+    from localvox.agent.client import active_label
+    from localvox.config import load_config
+
+    set_active_config(load_config(use_user_file=False))
+    try:
+        monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+        LLMClient(model="gpt-4o-mini")
+        assert active_label() == "openai:gpt-4o-mini"
+    finally:
+        set_active_config(None)

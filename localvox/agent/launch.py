@@ -239,6 +239,7 @@ def engine_factory(app: "App", config: "Config", name: str = "agent", **inputs: 
                                     **inputs)
         engine.startup_notices.extend(Notice("info", line.removeprefix("[info] "))
                                       for line in lines)
+        _label(engine)
         return engine
 
     return factory
@@ -257,6 +258,7 @@ async def _line_mode(app: "App", config: "Config", name: str, *, input_path: str
             print(line, flush=True)
         engine = await build_engine(config, agent=port, input_path=input_path,
                                     output_path=output_path)
+        _label(engine)
         traces = engine.subscribe()
 
         async def show_latency() -> None:
@@ -368,6 +370,16 @@ async def chat_loop(app: "App", stdin: Any = None, stdout: Any = None) -> int:
 
 
 # -- helpers -------------------------------------------------------------------------------
+
+def _label(engine: Any) -> None:
+    """The status bar names the LLM the agent's client really uses (OPENAI_* may differ
+    from the config)."""
+    from localvox.agent.client import active_label
+
+    label = active_label()
+    if label:
+        engine.labels["llm"] = label
+
 
 def _finish(app: "App") -> None:
     """The built-in examples close their databases here (``app.finish``)."""
