@@ -41,9 +41,13 @@ SPOKEN = {
 
 @pytest.fixture(scope="module")
 def config() -> Any:
+    """The shipped defaults, with tools picked by intent routing (deterministic on any
+    local model; ``auto`` picks it for the local backend today)."""
     from localvox.config import load_config
 
-    return load_config(use_user_file=False)
+    config = load_config(use_user_file=False)
+    config.llm.tool_mode = "intent"
+    return config
 
 
 @pytest.fixture(scope="module")
@@ -270,6 +274,7 @@ def _cli(*args: str, stdin: str = "", tmp: Path) -> subprocess.CompletedProcess[
 def test_localvox_agent_runs_a_listing_headless_on_a_recording(
         calls: dict[str, Path], tmp_path: Path) -> None:
     proc = _cli("-m", "localvox", "agent", "examples/atoms/weather_agent.py", "--text",
+                "--set", "llm.tool_mode=intent",
                 "--input", str(calls["weather_agent"]), "--output", str(tmp_path / "r.wav"),
                 tmp=tmp_path)
     assert proc.returncode == 0, proc.stderr
@@ -283,7 +288,7 @@ def test_localvox_agent_runs_a_listing_headless_on_a_recording(
 
 
 def test_python_listing_chat_flag_and_setup_without_start(tmp_path: Path) -> None:
-    proc = _cli("examples/atoms/transfer_agent.py", "--chat",
+    proc = _cli("examples/atoms/transfer_agent.py", "--chat", "--set", "llm.tool_mode=intent",
                 stdin="Please transfer me to a human agent.\n", tmp=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert f"[transferring (cold) to {NUMBER}, hold music 'relaxing_sound']" in proc.stdout

@@ -492,7 +492,8 @@ def test_the_readme_agent_runs_and_calls_its_tool(tmp_path: Path) -> None:
                PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
     env.pop("OPENAI_API_KEY", None)
     env.pop("OPENAI_BASE_URL", None)
-    proc = subprocess.run([sys.executable, str(tmp_path / "my_agent.py"), "--chat"],
+    proc = subprocess.run([sys.executable, str(tmp_path / "my_agent.py"), "--chat",
+                           "--set", "llm.tool_mode=intent"],
                           input="What's the weather in Paris?\n", capture_output=True,
                           text=True, timeout=120, env=env, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr

@@ -33,8 +33,8 @@ if TYPE_CHECKING:
     from localvox.agent.app import App
     from localvox.config import Config
 
-__all__ = ["AppAgent", "build_parser", "launch", "load_app", "open_port",
-           "run_app", "handoff_notice"]
+__all__ = ["AppAgent", "build_parser", "engine_factory", "finish", "handoff_notice", "launch",
+           "load_app", "open_port", "run_app"]
 
 _CAPTURE: list[Any] = []
 """While :func:`load_app` runs a file, ``App.run()`` records its app here instead of running."""
@@ -115,6 +115,8 @@ def launch(app: "App", args: argparse.Namespace, config: "Config", *,
         host, port = _host_port(serve)
         return asyncio.run(_serve(app, host, port))
     if getattr(args, "chat", False):
+        from localvox.agent.chat_loop import chat_loop
+
         return asyncio.run(chat_loop(app))
     inputs = {"input_path": getattr(args, "input", None),
               "output_path": getattr(args, "output", None)}
@@ -123,7 +125,7 @@ def launch(app: "App", args: argparse.Namespace, config: "Config", *,
     from localvox.tui.app import LocalvoxApp
 
     LocalvoxApp(config, engine_factory(app, config, name, **inputs)).run()
-    _finish(app)
+    finish(app)
     return 0
 
 
@@ -277,7 +279,7 @@ async def _line_mode(app: "App", config: "Config", name: str, *, input_path: str
             shower.cancel()
     finally:
         await app.close()
-        _finish(app)
+        finish(app)
 
 
 async def _serve(app: "App", host: str, port: int) -> int:
@@ -300,72 +302,7 @@ async def _serve(app: "App", host: str, port: int) -> int:
         server.close()
         await server.wait_closed()
         await app.close()
-        _finish(app)
-    return 0
-
-
-async def chat_loop(app: "App", stdin: Any = None, stdout: Any = None) -> int:
-    """Typed turns into the session, replies printed (``you> `` / ``agent> `` lines)."""
-    from localvox.agent import events as ev
-    from localvox.agent.client import take_announcements
-
-    stdin = stdin or sys.stdin
-    out = stdout or sys.stdout
-    interactive = stdin.isatty()
-
-    def show(text: str) -> None:
-        out.write(text)
-        out.flush()
-
-    session = await app.open_session(transport="chat")
-    for line in take_announcements():
-        print(f"[info] {line}", file=sys.stderr, flush=True)
-    try:
-        stream = session.events()      # what the agent says when the user joins
-        await session.send(ev.UserJoined())
-        await session.idle(5)
-        stream.close()
-        async for e in stream:
-            if isinstance(e, ev.Speak):
-                show(f"agent> {e.text}\n")
-        loop = asyncio.get_running_loop()
-        while not session.ended:
-            if interactive:
-                show("you> ")
-            line = await loop.run_in_executor(None, stdin.readline)
-            if not line:
-                break
-            text = line.strip()
-            if not text:
-                continue
-            if not interactive:
-                show(f"you> {text}\n")
-            show("agent> ")
-            after = session.events()  # what the agent says once the reply is over
-            async for e in session.turn(text):
-                if isinstance(e, (ev.ResponseChunk, ev.Speak)):
-                    show(e.text)
-                elif isinstance(e, ev.ToolCallError):
-                    show(f"\n[tool {e.name} failed: {e.error.splitlines()[0]}]\n")
-                elif isinstance(e, ev.ErrorEvent):
-                    show(f"\n[{e.severity}: {e.message.splitlines()[0]}]")
-                elif isinstance(e, ev.TransferCall):
-                    show(f"\n[{handoff_notice(e)}]")
-                elif isinstance(e, ev.EndCall):
-                    show("\n[call ended]")
-            show("\n")
-            await session.idle(5)
-            after.close()
-            replied = False
-            async for e in after:
-                if isinstance(e, ev.ResponseEnd):
-                    replied = True
-                elif replied and isinstance(e, ev.Speak):
-                    show(f"agent> {e.text}\n")
-        await session.idle(5)
-    finally:
-        await app.close()
-        _finish(app)
+        finish(app)
     return 0
 
 
@@ -381,11 +318,11 @@ def _label(engine: Any) -> None:
         engine.labels["llm"] = label
 
 
-def _finish(app: "App") -> None:
+def finish(app: "App") -> None:
     """The built-in examples close their databases here (``app.finish``)."""
-    finish = getattr(app, "finish", None)
-    if callable(finish):
-        finish()
+    close = getattr(app, "finish", None)
+    if callable(close):
+        close()
 
 
 def _host_port(text: str) -> tuple[str, int]:
