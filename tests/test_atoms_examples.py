@@ -41,9 +41,13 @@ SPOKEN = {
 
 @pytest.fixture(scope="module")
 def config() -> Any:
+    """The shipped defaults, with tools picked by intent routing (deterministic on any
+    local model; ``auto`` picks it for the local backend today)."""
     from localvox.config import load_config
 
-    return load_config(use_user_file=False)
+    config = load_config(use_user_file=False)
+    config.llm.tool_mode = "intent"
+    return config
 
 
 @pytest.fixture(scope="module")
@@ -270,6 +274,7 @@ def _cli(*args: str, stdin: str = "", tmp: Path) -> subprocess.CompletedProcess[
 def test_localvox_agent_runs_a_listing_headless_on_a_recording(
         calls: dict[str, Path], tmp_path: Path) -> None:
     proc = _cli("-m", "localvox", "agent", "examples/atoms/weather_agent.py", "--text",
+                "--set", "llm.tool_mode=intent",
                 "--input", str(calls["weather_agent"]), "--output", str(tmp_path / "r.wav"),
                 tmp=tmp_path)
     assert proc.returncode == 0, proc.stderr
@@ -283,7 +288,7 @@ def test_localvox_agent_runs_a_listing_headless_on_a_recording(
 
 
 def test_python_listing_chat_flag_and_setup_without_start(tmp_path: Path) -> None:
-    proc = _cli("examples/atoms/transfer_agent.py", "--chat",
+    proc = _cli("examples/atoms/transfer_agent.py", "--chat", "--set", "llm.tool_mode=intent",
                 stdin="Please transfer me to a human agent.\n", tmp=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert f"[transferring (cold) to {NUMBER}, hold music 'relaxing_sound']" in proc.stdout
@@ -295,3 +300,40 @@ def test_python_listing_chat_flag_and_setup_without_start(tmp_path: Path) -> Non
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
         "localvox: the setup handler on_start() returned without calling session.start()"]
+
+
+def test_listing_serves_websocket_sessions(tmp_path: Path) -> None:
+    """``python transfer_agent.py --serve 127.0.0.1:0``: a client's turn gets the transfer."""
+    import json as _json
+
+    env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1", TRANSFER_NUMBER=NUMBER,
+               XDG_STATE_HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "c"),
+               PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
+    proc = subprocess.Popen([sys.executable, "examples/atoms/transfer_agent.py", "--serve",
+                             "127.0.0.1:0"], cwd=REPO, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline() if proc.stdout else ""
+        assert line.startswith("serving the agent on ws://127.0.0.1:"), line
+        url = line.split()[4]
+
+        async def talk() -> list[dict[str, Any]]:
+            from websockets.asyncio.client import connect
+
+            got: list[dict[str, Any]] = []
+            async with connect(url) as ws:
+                await ws.send(_json.dumps({"type": "agent.transcript.update", "role": "user",
+                                           "content": "Please transfer me to a human agent."}))
+                await ws.send(_json.dumps({"type": "system.llm.request", "request_id": "1"}))
+                async for frame in ws:
+                    got.append(_json.loads(frame))
+            return got
+
+        frames = asyncio.run(asyncio.wait_for(talk(), 60))
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    transfers = [f for f in frames if f["type"] == "agent.transfer_call"]
+    assert transfers and transfers[0]["number"] == NUMBER
+    assert transfers[0]["option"]["type"] == "cold" and transfers[0]["on_hold_music"] == \
+        "relaxing_sound"

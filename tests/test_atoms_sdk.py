@@ -415,3 +415,100 @@ async def test_bank_listing_verifies_then_queries_and_analyses_with_an_audit_tra
         await app.close()
     finally:
         set_active_config(None)
+
+
+async def test_a_guessed_reply_never_runs_a_tool_until_the_engine_takes_it() -> None:
+    """Speculation for user agents: the tool waits at the session's gate after
+    ToolCallStart; a discarded guess closes the reply before the tool ran."""
+    from localvox.agent import OutputAgentNode, Session, ToolRegistry, function_tool
+    from localvox.pipeline.agent_port import ToolStarted
+
+    ran: list[str] = []
+
+    class Agent(OutputAgentNode):
+        def __init__(self) -> None:
+            super().__init__("agent")
+            self.tool_registry = ToolRegistry()
+            self.tool_registry.discover(self)
+
+        @function_tool()
+        def book_table(self, when: str) -> str:
+            """Book a table (a side effect).
+
+            Args:
+                when: The time.
+            """
+            ran.append(when)
+            return "booked"
+
+        async def generate_response(self):
+            results = await self.tool_registry.execute(
+                tool_calls=[ToolCall("c1", "book_table", '{"when": "8pm"}')])
+            yield results[0].content
+
+    session = Session()
+    session.add_node(Agent())
+    await session.start()
+    port = AppAgent(session)
+    assert port.can_speculate("book a table at 8")
+    guess = port.respond("book a table at 8")
+    assert isinstance(await guess.__anext__(), ToolStarted)
+    await asyncio.sleep(0.2)
+    assert ran == []                 # held: the engine has not taken the tool call
+    await guess.aclose()             # the guess is discarded
+    await port.discard()
+    await asyncio.sleep(0.1)
+    assert ran == []
+    pieces = [p async for p in port.respond("book a table at 8pm")]
+    assert ran == ["8pm"] and pieces[-1] == ReplyText("booked")
+    await session.close()
+
+
+def test_no_speculation_with_background_nodes() -> None:
+    from localvox.agent import BackgroundAgentNode, OutputAgentNode, Session
+
+    class Out(OutputAgentNode):
+        async def generate_response(self):
+            yield "x"
+
+    session = Session()
+    session.add_node(Out("out"))
+    session.add_node(BackgroundAgentNode("audit"))
+    assert not AppAgent(session).can_speculate("hello")
+
+
+def test_the_readme_agent_runs_and_calls_its_tool(tmp_path: Path) -> None:
+    """The file in the README's "Write your own agent", as a user pastes it."""
+    import os
+    import re
+    import subprocess
+    import sys
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Write your own agent", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    (tmp_path / "my_agent.py").write_text(code, encoding="utf-8")
+    env = dict(os.environ, HF_HUB_OFFLINE="1", XDG_CONFIG_HOME=str(tmp_path / "c"),
+               PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
+    env.pop("OPENAI_API_KEY", None)
+    env.pop("OPENAI_BASE_URL", None)
+    proc = subprocess.run([sys.executable, str(tmp_path / "my_agent.py"), "--chat",
+                           "--set", "llm.tool_mode=intent"],
+                          input="What's the weather in Paris?\n", capture_output=True,
+                          text=True, timeout=120, env=env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "agent> The weather in paris is sunny, 72°F" in proc.stdout, proc.stdout
+    assert "answers with the local model" in proc.stderr
+
+
+def test_the_status_bar_names_the_server_the_agent_uses(monkeypatch: pytest.MonkeyPatch) -> None:
+    from localvox.agent.client import active_label
+    from localvox.config import load_config
+
+    set_active_config(load_config(use_user_file=False))
+    try:
+        monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+        LLMClient(model="gpt-4o-mini")
+        assert active_label() == "openai:gpt-4o-mini"
+    finally:
+        set_active_config(None)

@@ -22,7 +22,8 @@ from collections import defaultdict
 from datetime import datetime
 
 from localvox.atoms.agent.clients.openai import OpenAIClient
-from localvox.atoms.agent.events import SDKAgentTranscriptUpdateEvent, SDKEvent, SDKSystemUserJoinedEvent
+from localvox.atoms.agent.events import (SDKAgentTranscriptUpdateEvent, SDKEvent,
+                                         SDKSystemUserJoinedEvent)
 from localvox.atoms.agent.nodes import BackgroundAgentNode, OutputAgentNode
 from localvox.atoms.agent.server import AtomsApp
 from localvox.atoms.agent.session import AgentSession

@@ -13,8 +13,9 @@
 import os
 
 from localvox.atoms.agent.clients.openai import OpenAIClient
-from localvox.atoms.agent.events import (SDKAgentTranscriptUpdateEvent, SDKAgentTransferConversationEvent,
-                                         SDKEvent, TransferOption, TransferOptionType,
+from localvox.atoms.agent.events import (SDKAgentTranscriptUpdateEvent,
+                                         SDKAgentTransferConversationEvent, SDKEvent,
+                                         TransferOption, TransferOptionType,
                                          WarmTransferHandoffOptionType,
                                          WarmTransferPrivateHandoffOption)
 from localvox.atoms.agent.nodes import BackgroundAgentNode, OutputAgentNode

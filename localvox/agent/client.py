@@ -32,11 +32,12 @@ from localvox.llm.base import ChatChunk
 if TYPE_CHECKING:
     from localvox.config import Config
 
-__all__ = ["ChatStream", "LLMClient", "set_active_config", "take_announcements"]
+__all__ = ["ChatStream", "LLMClient", "active_label", "set_active_config", "share_backend",
+           "take_announcements"]
 
 _BACKENDS: dict[tuple[str, ...], Any] = {}
 _ANNOUNCED: list[str] = []
-_ACTIVE: dict[str, Any] = {"config": None, "llm_chosen": False}
+_ACTIVE: dict[str, Any] = {"config": None, "llm_chosen": False, "label": None}
 
 
 def set_active_config(config: "Config | None", *, llm_chosen: bool = False) -> None:
@@ -47,6 +48,21 @@ def set_active_config(config: "Config | None", *, llm_chosen: bool = False) -> N
     """
     _ACTIVE["config"] = config
     _ACTIVE["llm_chosen"] = llm_chosen
+
+
+def share_backend(config: "Config", llm: Any) -> None:
+    """Make clients that would load ``config``'s local model use ``llm`` (one already
+    loaded, e.g. the built-in assistant's in a bench) instead of loading it again."""
+    _BACKENDS[_local_key(config)] = llm
+
+
+def _local_key(config: "Config") -> tuple[str, ...]:
+    return (config.llm.backend, config.llm.model, config.llm.base_url)
+
+
+def active_label() -> str | None:
+    """``backend:model`` of the latest client (the status bar's LLM label)."""
+    return _ACTIVE["label"]
 
 
 def take_announcements() -> list[str]:
@@ -122,6 +138,7 @@ class LLMClient:
             name = model or config.llm.remote_model
             self.llm = _shared(("openai", url, name, key), lambda: _openai(config, url, name, key))
             self.source = f"{name} at {url} (OPENAI_BASE_URL/OPENAI_API_KEY)"
+            _ACTIVE["label"] = f"openai:{name}"
             self.tool_mode = "intent" if config.llm.tool_mode == "intent" else "native"
         else:
             from localvox.agent.assistant import resolve_tool_mode
@@ -130,12 +147,13 @@ class LLMClient:
             backend = config.llm.backend
             where = config.llm.model if backend != "openai" else \
                 f"{config.llm.remote_model} at {config.llm.base_url}"
-            self.llm = _shared((backend, config.llm.model, config.llm.base_url),
-                               lambda: create("llm", backend, config))
+            self.llm = _shared(_local_key(config), lambda: create("llm", backend, config))
             self.tool_mode = resolve_tool_mode(config)
             why = "chosen by --llm/config" if _ACTIVE["llm_chosen"] else \
                 "OPENAI_BASE_URL/OPENAI_API_KEY not set"
             self.source = f"the local model {where} ({backend}; {why})"
+            model_id = config.llm.remote_model if backend == "openai" else config.llm.model
+            _ACTIVE["label"] = f"{backend}:{model_id}"
         asked = f"model={model!r}" if model else "no model"
         _announce(f"{type(self).__name__}({asked}) answers with {self.source}; "
                   f"tools: {self.tool_mode}")

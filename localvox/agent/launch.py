@@ -26,14 +26,15 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from localvox.pipeline.agent_port import AgentNotice, EndSession, ReplyPiece, SessionAgent
+from localvox.pipeline.agent_port import (AgentNotice, EndSession, ReplyPiece, SessionAgent,
+                                          ToolStarted)
 
 if TYPE_CHECKING:
     from localvox.agent.app import App
     from localvox.config import Config
 
-__all__ = ["AppAgent", "build_parser", "launch", "load_app", "open_port",
-           "run_app", "handoff_notice"]
+__all__ = ["AppAgent", "build_parser", "engine_factory", "finish", "handoff_notice", "launch",
+           "load_app", "open_port", "run_app"]
 
 _CAPTURE: list[Any] = []
 """While :func:`load_app` runs a file, ``App.run()`` records its app here instead of running."""
@@ -114,6 +115,8 @@ def launch(app: "App", args: argparse.Namespace, config: "Config", *,
         host, port = _host_port(serve)
         return asyncio.run(_serve(app, host, port))
     if getattr(args, "chat", False):
+        from localvox.agent.chat_loop import chat_loop
+
         return asyncio.run(chat_loop(app))
     inputs = {"input_path": getattr(args, "input", None),
               "output_path": getattr(args, "output", None)}
@@ -122,27 +125,59 @@ def launch(app: "App", args: argparse.Namespace, config: "Config", *,
     from localvox.tui.app import LocalvoxApp
 
     LocalvoxApp(config, engine_factory(app, config, name, **inputs)).run()
-    _finish(app)
+    finish(app)
     return 0
 
 
 # -- the agent in front of the engine ------------------------------------------------------
 
 class AppAgent(SessionAgent):
-    """``SessionAgent`` for user code: a hung reply is cut off, a handoff is announced.
+    """``SessionAgent`` for user code: speculates safely, cuts off a hung reply, and
+    announces a handoff.
 
-    Args:
-        reply_timeout_s: the longest the reply may go without producing anything (no
-            text, no tool event) before it is interrupted with a notice. Why a gap and not
-            a total: a long spoken answer is fine, a node awaiting forever is not.
+    * **Speculation** (the reply starts on the partial transcript during the end-of-turn
+      silence, as the built-in assistant's does): the SDK runs a node's tools in its own
+      tasks, so the session's ``tool_gate`` holds each tool after ``ToolCallStart`` until
+      the engine pulls past it, which it does only once the guess is confirmed; a
+      discarded guess is interrupted before any tool ran and its context is restored.
+      Not with background nodes: they would observe the guessed transcript too (an audit
+      log would record words the user did not finish saying).
+    * **Hang**: a reply that produces nothing (no text, no tool event) for
+      ``reply_timeout_s`` is interrupted with a notice. A gap, not a total: a long
+      answer is fine, a node awaiting forever is not.
+    * **Handoff**: an end call or transfer becomes a notice with the number, the kind of
+      transfer, the hold music and the private hand-off prompt, then ends the session.
     """
 
     def __init__(self, session: Any, *, reply_timeout_s: float = 30.0) -> None:
         super().__init__(session)
         self.reply_timeout_s = reply_timeout_s
+        self._released: set[str] = set()
+        self._waiting: dict[str, asyncio.Event] = {}
+        session.tool_gate = self._gate
+
+    def can_speculate(self, text: str) -> bool:
+        from localvox.agent.nodes import BackgroundAgentNode, OutputAgentNode
+
+        nodes = self.session.nodes
+        return any(isinstance(n, OutputAgentNode) for n in nodes) and not any(
+            isinstance(n, BackgroundAgentNode) for n in nodes)
+
+    async def _gate(self, call: Any) -> None:
+        if call.id in self._released:
+            return
+        event = self._waiting.setdefault(call.id, asyncio.Event())
+        await event.wait()
+
+    def _release(self, call_id: str) -> None:
+        self._released.add(call_id)
+        waiting = self._waiting.pop(call_id, None)
+        if waiting is not None:
+            waiting.set()
 
     async def respond(self, text: str) -> AsyncIterator[ReplyPiece]:
         pieces = super().respond(text).__aiter__()
+        self._released.clear()
         try:
             while True:
                 try:
@@ -158,6 +193,8 @@ class AppAgent(SessionAgent):
                 if isinstance(piece, EndSession) and self.session.end_event is not None:
                     yield AgentNotice("info", handoff_notice(self.session.end_event))
                 yield piece
+                if isinstance(piece, ToolStarted):
+                    self._release(piece.call_id)   # the engine took it: the guess is confirmed
         finally:
             await pieces.aclose()
 
@@ -204,6 +241,7 @@ def engine_factory(app: "App", config: "Config", name: str = "agent", **inputs: 
                                     **inputs)
         engine.startup_notices.extend(Notice("info", line.removeprefix("[info] "))
                                       for line in lines)
+        _label(engine)
         return engine
 
     return factory
@@ -222,6 +260,7 @@ async def _line_mode(app: "App", config: "Config", name: str, *, input_path: str
             print(line, flush=True)
         engine = await build_engine(config, agent=port, input_path=input_path,
                                     output_path=output_path)
+        _label(engine)
         traces = engine.subscribe()
 
         async def show_latency() -> None:
@@ -240,7 +279,7 @@ async def _line_mode(app: "App", config: "Config", name: str, *, input_path: str
             shower.cancel()
     finally:
         await app.close()
-        _finish(app)
+        finish(app)
 
 
 async def _serve(app: "App", host: str, port: int) -> int:
@@ -263,82 +302,27 @@ async def _serve(app: "App", host: str, port: int) -> int:
         server.close()
         await server.wait_closed()
         await app.close()
-        _finish(app)
-    return 0
-
-
-async def chat_loop(app: "App", stdin: Any = None, stdout: Any = None) -> int:
-    """Typed turns into the session, replies printed (``you> `` / ``agent> `` lines)."""
-    from localvox.agent import events as ev
-    from localvox.agent.client import take_announcements
-
-    stdin = stdin or sys.stdin
-    out = stdout or sys.stdout
-    interactive = stdin.isatty()
-
-    def show(text: str) -> None:
-        out.write(text)
-        out.flush()
-
-    session = await app.open_session(transport="chat")
-    for line in take_announcements():
-        print(f"[info] {line}", file=sys.stderr, flush=True)
-    try:
-        stream = session.events()      # what the agent says when the user joins
-        await session.send(ev.UserJoined())
-        await session.idle(5)
-        stream.close()
-        async for e in stream:
-            if isinstance(e, ev.Speak):
-                show(f"agent> {e.text}\n")
-        loop = asyncio.get_running_loop()
-        while not session.ended:
-            if interactive:
-                show("you> ")
-            line = await loop.run_in_executor(None, stdin.readline)
-            if not line:
-                break
-            text = line.strip()
-            if not text:
-                continue
-            if not interactive:
-                show(f"you> {text}\n")
-            show("agent> ")
-            after = session.events()  # what the agent says once the reply is over
-            async for e in session.turn(text):
-                if isinstance(e, (ev.ResponseChunk, ev.Speak)):
-                    show(e.text)
-                elif isinstance(e, ev.ToolCallError):
-                    show(f"\n[tool {e.name} failed: {e.error.splitlines()[0]}]\n")
-                elif isinstance(e, ev.ErrorEvent):
-                    show(f"\n[{e.severity}: {e.message.splitlines()[0]}]")
-                elif isinstance(e, ev.TransferCall):
-                    show(f"\n[{handoff_notice(e)}]")
-                elif isinstance(e, ev.EndCall):
-                    show("\n[call ended]")
-            show("\n")
-            await session.idle(5)
-            after.close()
-            replied = False
-            async for e in after:
-                if isinstance(e, ev.ResponseEnd):
-                    replied = True
-                elif replied and isinstance(e, ev.Speak):
-                    show(f"agent> {e.text}\n")
-        await session.idle(5)
-    finally:
-        await app.close()
-        _finish(app)
+        finish(app)
     return 0
 
 
 # -- helpers -------------------------------------------------------------------------------
 
-def _finish(app: "App") -> None:
+def _label(engine: Any) -> None:
+    """The status bar names the LLM the agent's client really uses (OPENAI_* may differ
+    from the config)."""
+    from localvox.agent.client import active_label
+
+    label = active_label()
+    if label:
+        engine.labels["llm"] = label
+
+
+def finish(app: "App") -> None:
     """The built-in examples close their databases here (``app.finish``)."""
-    finish = getattr(app, "finish", None)
-    if callable(finish):
-        finish()
+    close = getattr(app, "finish", None)
+    if callable(close):
+        close()
 
 
 def _host_port(text: str) -> tuple[str, int]:

@@ -17,7 +17,7 @@ import inspect
 import logging
 import uuid
 import weakref
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from localvox.agent.events import (EndCall, ErrorEvent, Event, Interrupt, LLMRequest, Ready,
@@ -132,6 +132,10 @@ class Session:
         self._done = asyncio.Event()
         self._closed = False
         self._owner_task: asyncio.Task[Any] | None = None
+        self.tool_gate: Callable[[Any], Awaitable[None]] | None = None
+        """Awaited with each ``ToolCall`` after ``ToolCallStart`` and before the tool runs
+        (``ToolRegistry.execute`` with this session in its ``RunContext``). The speech
+        loop's port holds tools here until a speculative reply is confirmed."""
 
     def __repr__(self) -> str:
         return f"<Session {self.id} nodes={[n.name for n in self._nodes]}>"

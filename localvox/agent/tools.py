@@ -314,6 +314,9 @@ class ToolRegistry:
         started = time.perf_counter()
         await _safe_emit(emit, ToolCallStart(call_id=call.id, name=call.name,
                                              arguments=call.arguments))
+        gate = getattr(context.session, "tool_gate", None) if context is not None else None
+        if gate is not None:
+            await gate(call)     # e.g. held while the speech loop's reply is a guess
         try:
             content = await self._run(call, context, emit)
         except asyncio.CancelledError:
