@@ -125,7 +125,8 @@ def test_long_sentence_is_cut_at_max_chars() -> None:
     assert squash("".join(chunks)) == squash(words)
     # a clause boundary is preferred over a bare space
     text = "This is a long sentence with many words in it, and then it goes on and on forever."
-    assert chunk_text(text, max_chunk_chars=50)[1].startswith("and then")
+    assert chunk_text(text, max_chunk_chars=50, first_chunk_max_words=0)[1].startswith(
+        "and then")
 
 
 def test_reset_drops_buffered_text() -> None:
@@ -211,3 +212,53 @@ def test_fuzz_chunks_equal_speakable_text(text: str, cuts: list[int], min_words:
 def test_fuzz_arbitrary_unicode_never_raises(text: str) -> None:
     chunks = stream(text, [4])
     assert squash("".join(chunks)) == squash(speakable(text))
+
+
+# -- the first chunk never waits for a full stop ------------------------------------------------
+def by_words(text: str, **kw: int) -> list[str]:
+    c = SentenceChunker(**kw)
+    out: list[str] = []
+    for word in text.split(" "):
+        out += c.feed(word + " ")
+    return out + c.flush()
+
+
+def test_a_long_first_sentence_is_cut_at_a_phrase_break_while_streaming() -> None:
+    text = "I think the best way to learn a new language is to practice every day. Start small."
+    c = SentenceChunker()
+    fed = ""
+    for word in text.split(" "):
+        got = c.feed(word + " ")
+        fed += word + " "
+        if got:
+            break
+    # The first chunk comes out before the sentence's full stop has even been generated,
+    # cut before "to" (a phrase start), and the rest is unchanged.
+    assert got == ["I think the best way"]
+    assert "day." not in fed
+    assert by_words(text) == ["I think the best way",
+                            "to learn a new language is to practice every day.", "Start small."]
+
+
+def test_the_phrase_cut_does_not_depend_on_how_the_text_arrives() -> None:
+    text = "It is eight forty in the morning right now, I think. Have a good day."
+    assert chunk_text(text) == by_words(text) == [
+        "It is eight forty", "in the morning right now, I think.", "Have a good day."]
+
+
+def test_short_first_sentences_and_early_clauses_are_kept_whole() -> None:
+    assert by_words("Your five minute timer is set and running. Enjoy.") == [
+        "Your five minute timer is set and running.", "Enjoy."]
+    assert by_words("Sure, here is a long answer with no comma anywhere in it at all.") == [
+        "Sure, here is a long answer", "with no comma anywhere in it at all."]
+    assert by_words("Well, the capital of France is Paris, a city of two million people.") == [
+        "Well, the capital of France is Paris,", "a city of two million people."]
+
+
+def test_no_phrase_break_means_a_cut_after_the_maximum_words() -> None:
+    assert by_words("One two three four five six seven eight nine ten eleven.",
+                  first_chunk_max_words=5) == [
+        "One two three four five", "six seven eight nine ten eleven."]
+    assert by_words("One two three four five six seven eight nine ten eleven.",
+                  first_chunk_max_words=0) == [
+        "One two three four five six seven eight nine ten eleven."]

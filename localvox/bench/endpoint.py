@@ -84,6 +84,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="spoken coffee orders in the complete set (default 20)")
     p.add_argument("--limit", type=int, default=0, help="at most this many asr clips (0: all)")
     p.add_argument("--no-piper", action="store_true", help="no Piper utterances")
+    p.add_argument("--ask-ms", default="",
+                   help="Smart Turn silences to compare, e.g. 200,100 (default: "
+                        "[endpoint] smart_turn_silence_ms)")
 
 
 @dataclass
@@ -106,6 +109,8 @@ class Outcome:
     reason: str = ""
     turn_probability: float | None = None
     partial: str | None = None
+    vad_end_ms: float | None = None
+    """Where the VAD put the end of speech, relative to the true end (its lag)."""
 
 
 # --------------------------------------------------------------------------------------
@@ -275,11 +280,18 @@ def vad_probs(vad: Any, x: "np.ndarray") -> list[float]:
 
 def replay(utt: Utt, probs: list[float], config: Any, parts: Any, cache: _Cache,
            policy: str, detector: Any) -> Outcome:
+    """One utterance through one policy: ``adaptive`` or ``smart-turn@MS`` (asked at MS)."""
+    import dataclasses
+
     from localvox.vad.endpoint import Endpointer, SpeechEnded
 
     v = config.vad
-    judge = _CachedJudge(detector, cache, utt.name) if policy == "smart-turn" else None
-    ep = Endpointer(config.endpoint, threshold=v.threshold, pre_roll_ms=v.pre_roll_ms,
+    cfg = config.endpoint
+    judge = None
+    if policy.startswith("smart-turn"):
+        judge = _CachedJudge(detector, cache, utt.name)
+        cfg = dataclasses.replace(cfg, smart_turn_silence_ms=int(policy.split("@")[1]))
+    ep = Endpointer(cfg, threshold=v.threshold, pre_roll_ms=v.pre_roll_ms,
                     min_speech_ms=v.min_speech_ms, max_utterance_s=v.max_utterance_s,
                     judge=judge)
     pending: tuple[float, str] | None = None     # (ready_at_s, text) of the forced partial
@@ -299,7 +311,8 @@ def replay(utt: Utt, probs: list[float], config: Any, parts: Any, cache: _Cache,
                                 < utt.pause[1] + 0.1)
                 wait = None if cut else round((d.decided_s - utt.speech_end_s) * 1000, 1)
                 return Outcome(utt.name, utt.kind, policy, wait, cut, in_pause, d.reason,
-                               d.turn_probability, d.partial)
+                               d.turn_probability, d.partial,
+                               round((d.speech_end_s - utt.speech_end_s) * 1000, 1))
         if not ep.in_speech:
             continue
         if p >= config.vad.threshold:
@@ -324,14 +337,16 @@ def summarize(outcomes: list[Outcome], cache: _Cache) -> dict[str, Any]:
     from localvox.bench.common import percentile
 
     rows = []
-    for policy in ("adaptive", "smart-turn"):
+    for policy in dict.fromkeys(o.policy for o in outcomes):
         for kind in ("complete", "paused"):
             sel = [o for o in outcomes if o.policy == policy and o.kind == kind]
             if not sel:
                 continue
             waits = [o.wait_ms for o in sel if o.wait_ms is not None]
+            lags = [o.vad_end_ms for o in sel if o.vad_end_ms is not None and not o.cut_off]
             rows.append({"policy": policy, "set": kind, "utterances": len(sel),
                          "wait_p50_ms": percentile(waits, 50), "wait_p95_ms": percentile(waits, 95),
+                         "vad_lag_p50_ms": percentile(lags, 50),
                          "cut_offs": sum(o.cut_off for o in sel),
                          "cut_in_pause": sum(o.in_pause for o in sel),
                          "by_smart_turn": sum(o.reason == "smart_turn" for o in sel)})
@@ -347,10 +362,11 @@ def summarize(outcomes: list[Outcome], cache: _Cache) -> dict[str, Any]:
 def print_summary(s: dict[str, Any]) -> None:
     from localvox.bench.common import table
 
-    print(table(("policy", "set", "utterances", "wait p50 ms", "wait p95 ms", "cut-offs",
-                 "in the pause", "ended by Smart Turn"),
+    print(table(("policy", "set", "utterances", "wait p50 ms", "wait p95 ms", "VAD lag p50",
+                 "cut-offs", "in the pause", "ended by Smart Turn"),
                 [(r["policy"], r["set"], r["utterances"], r["wait_p50_ms"], r["wait_p95_ms"],
-                  r["cut_offs"], r["cut_in_pause"], r["by_smart_turn"]) for r in s["rows"]],
+                  r["vad_lag_p50_ms"], r["cut_offs"], r["cut_in_pause"], r["by_smart_turn"])
+                 for r in s["rows"]],
                 title="\nend of turn: true end of speech -> endpoint (cut-off: endpoint "
                       "before the true end)"))
     st, pd = s["smart_turn_ms"], s["partial_decode_ms"]
@@ -363,8 +379,9 @@ def print_summary(s: dict[str, Any]) -> None:
 def plot(s: dict[str, Any], path: str) -> None:
     from localvox.bench.common import figure, save_figure
 
-    fig, ax = figure(size=(8, 4))
-    for policy in ("adaptive", "smart-turn"):
+    fig, axes = figure(size=(8, 4))
+    ax = axes[0][0]
+    for policy in dict.fromkeys(o["policy"] for o in s["outcomes"]):
         waits = [o["wait_ms"] for o in s["outcomes"]
                  if o["policy"] == policy and o["kind"] == "complete" and o["wait_ms"] is not None]
         ax.hist(waits, bins=30, alpha=0.6, label=policy)
@@ -393,9 +410,12 @@ def run(args: argparse.Namespace, config: Any) -> int:
     detector.probability(utts[0].samples)          # warm-up, not counted
     cache = _Cache()
     outcomes: list[Outcome] = []
+    asks = [int(a) for a in args.ask_ms.split(",") if a.strip()] if args.ask_ms \
+        else [config.endpoint.smart_turn_silence_ms]
+    policies = ["adaptive"] + [f"smart-turn@{a}" for a in asks]
     for utt in utts:
         probs = vad_probs(parts.vad, utt.samples)
-        for policy in ("adaptive", "smart-turn"):
+        for policy in policies:
             outcomes.append(replay(utt, probs, config, parts, cache, policy, detector))
     summary = summarize(outcomes, cache)
     print_summary(summary)

@@ -1,11 +1,19 @@
 """``localvox bench latency``: voice-to-voice latency of the real loop vs a naive pipeline.
 
-Each scripted turn is one spoken question from the WAV fixtures (``tests/fixtures``, with
-``layout.json`` giving where each phrase ends), played in real time into the same
-``TurnEngine`` the app uses (default models, ``--no-wake``), with a fresh agent session
-per turn so every turn sees the same context. Voice-to-voice latency is measured from the
-*true* end of the user's speech -- the phrase's last sample in the fixture, mapped onto the
+Each scripted turn is one spoken question (``localvox.bench.turnset``: the Piper fixtures,
+tool and chat questions in the configured Piper voice, and real people from
+``../shared/speech``), played in real time into the same ``TurnEngine`` the app uses
+(configured models, ``--llm-model`` to swap the LLM, ``--no-wake``), with a fresh agent
+session per turn so every turn sees the same context. Voice-to-voice latency is measured
+from the *true* end of the user's speech -- the phrase's last sample, mapped onto the
 engine's clock -- to the first reply sample handed to the sink.
+
+Turns are reported in two groups, because they are different products: *tool* turns
+(answered by the intent router and a tool, no LLM call) and *chat* turns (the LLM was
+called; counted by wrapping it). Each group has its own p50/p95 per stage and its own
+ratio to the baseline. A loop-lag probe (a task asking to wake every 5 ms) records the
+event loop's longest stall during each turn: everything the loop does synchronously --
+per-frame DSP, tokenising, model loading -- shows up there.
 
 In the same run, the same turns go through a naive sequential baseline: wait a fixed
 end-of-turn silence after the utterance (``[endpoint] default_silence_ms``), transcribe
@@ -18,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import copy
 import json
 import math
@@ -27,7 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    import numpy as np
+    from localvox.bench.turnset import Clip, CountingLLM
 
 NAME = "latency"
 HELP = "voice-to-voice latency (p50/p95 per stage) of the speech loop vs a naive sequential one"
@@ -39,24 +48,22 @@ STAGES = (("endpoint", "endpoint wait"), ("final_transcript", "final transcript"
 
 LEAD_S = 0.6
 TAIL_S = 2.0
+PROBE_S = 0.005
+KINDS = ("tool", "chat")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from localvox.config import REPO_ROOT
 
-    p.add_argument("--turns", type=int, default=10, help="scripted turns (default 10)")
+    p.add_argument("--turns", type=int, default=12, help="scripted turns (default 12)")
     p.add_argument("--fixtures", default=str(REPO_ROOT / "tests" / "fixtures"),
                    help="folder with the WAV fixtures and layout.json")
+    p.add_argument("--speech", default=None, help="the real-speech folder (../shared/speech)")
+    p.add_argument("--sources", default="piper,real",
+                   help="turn sources: piper (fixtures + synthesised), real (default both)")
+    p.add_argument("--llm-model", default=None,
+                   help="LLM model id or path for this run (default: [llm] model)")
     p.add_argument("--no-baseline", action="store_true", help="skip the sequential baseline")
-
-
-@dataclass
-class Clip:
-    name: str
-    text: str
-    samples: np.ndarray
-    speech_end_s: float
-    """End of the phrase inside ``samples`` (seconds)."""
 
 
 @dataclass
@@ -69,36 +76,42 @@ class TurnResult:
     speculative: str = ""
     baseline_ms: float | None = None
     baseline_stages_ms: dict[str, float] = field(default_factory=dict)
+    kind: str = "tool"
+    """``tool`` (no LLM call) or ``chat`` (the LLM was called)."""
+    source: str = "piper"
+    stall_ms: float | None = None
+    """The event loop's longest stall while this turn ran (loop-lag probe)."""
 
 
-def load_clips(folder: str | Path) -> list[Clip]:
-    """Single questions/statements from the fixtures (not wake phrases, not weather)."""
-    from localvox.audio.base import SAMPLE_RATE
-    from localvox.audio.wav import read_wav
-    from localvox.errors import LocalvoxError
+class LoopProbe:
+    """Measures event-loop stalls: a task that asks to wake every ``PROBE_S`` and records
+    how late it woke. The longest lateness in a window is the loop's longest stall."""
 
-    folder = Path(folder)
-    layout_path = folder / "layout.json"
-    if not layout_path.is_file():
-        raise LocalvoxError(f"no {layout_path}: pass --fixtures DIR with the WAV fixtures")
-    layout = json.loads(layout_path.read_text(encoding="utf-8"))
-    clips: list[Clip] = []
-    margin = int(0.05 * SAMPLE_RATE)
-    for name, info in layout.items():
-        path = folder / f"{name}.wav"
-        if not path.is_file():
-            continue
-        audio = read_wav(path)
-        for i, seg in enumerate(info["segments"]):
-            text = seg["text"]
-            if "jarvis" in text.lower() or "weather" in text.lower():
-                continue
-            a, b = max(0, seg["start"] - margin), min(len(audio), seg["end"] + margin)
-            clips.append(Clip(f"{name}#{i}", text, audio[a:b].copy(),
-                              (seg["end"] - a) / SAMPLE_RATE))
-    if not clips:
-        raise LocalvoxError(f"no usable speech clips in {folder}")
-    return clips
+    def __init__(self) -> None:
+        self.max_s = 0.0
+        self.lags: list[float] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            t = loop.time()
+            await asyncio.sleep(PROBE_S)
+            lag = loop.time() - t - PROBE_S
+            self.lags.append(lag)
+            self.max_s = max(self.max_s, lag)
+
+    def start(self) -> None:
+        self.max_s = 0.0
+        self._task = asyncio.ensure_future(self._run())
+
+    async def stop(self) -> float:
+        """Stop; the longest stall since ``start`` (ms)."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        return round(self.max_s * 1000.0, 1)
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -121,7 +134,7 @@ def contributions(marks: dict[str, float], true_end: float) -> dict[str, float]:
     return out
 
 
-async def engine_turn(config: Any, parts: Any, llm: Any, clip: Clip) -> TurnResult:
+async def engine_turn(config: Any, parts: Any, llm: "CountingLLM", clip: "Clip") -> TurnResult:
     import numpy as np
 
     from localvox.audio.base import SAMPLE_RATE
@@ -138,7 +151,12 @@ async def engine_turn(config: Any, parts: Any, llm: Any, clip: Clip) -> TurnResu
                                 sink=NullSink(), trace_path=None)
     engine.trace = None
     q = engine.subscribe()
+    calls = llm.calls
+    probe = LoopProbe()
+    probe.start()
     await engine.run()
+    stall = await probe.stop()
+    kind = "chat" if llm.calls > calls else "tool"
     await agent.close()
     finals = []
     while not q.empty():
@@ -148,15 +166,16 @@ async def engine_turn(config: Any, parts: Any, llm: Any, clip: Clip) -> TurnResu
     true_end = engine.clock.stream_to_clock(LEAD_S + clip.speech_end_s)
     voiced = [t for t in engine.traces if "first_audio_out" in t.marks]
     if not voiced:
-        return TurnResult(clip.name, " / ".join(finals), "", None)
+        return TurnResult(clip.name, " / ".join(finals), "", None, kind=kind,
+                          source=clip.source, stall_ms=stall)
     tr = voiced[0]
     v2v = (tr.marks["first_audio_out"] - true_end) * 1000.0
     return TurnResult(clip.name, tr.text, tr.reply, round(v2v, 1),
                       {k: round(v, 1) for k, v in contributions(tr.marks, true_end).items()},
-                      tr.speculative)
+                      tr.speculative, kind=kind, source=clip.source, stall_ms=stall)
 
 
-async def baseline_turn(config: Any, parts: Any, llm: Any, clip: Clip,
+async def baseline_turn(config: Any, parts: Any, llm: Any, clip: "Clip",
                         plain_asr: Any) -> tuple[float, dict[str, float]]:
     """Record all, transcribe all, generate all, synthesise all: one after the other."""
     import numpy as np
@@ -197,20 +216,47 @@ def _plain_asr(parts: Any) -> Any:
     return fn
 
 
+def load_turns(args: argparse.Namespace, parts: Any) -> list["Clip"]:
+    """Piper and real-speech turns, interleaved (tool questions, chat, real people)."""
+    from localvox.bench import turnset
+    from localvox.bench.endpoint import speech_root
+    from localvox.errors import LocalvoxError
+
+    sources = {s.strip() for s in args.sources.split(",") if s.strip()}
+    groups: list[list["Clip"]] = []
+    if "piper" in sources:
+        synth = turnset.piper_clips(parts.tts) if parts.tts is not None else []
+        groups.append([c for c in synth if c.text in turnset.PIPER_TOOL])
+        groups.append([c for c in synth if c.text in turnset.PIPER_CHAT]
+                      + turnset.fixture_clips(args.fixtures))
+    if "real" in sources:
+        root = Path(args.speech) if args.speech else speech_root()
+        groups.append(turnset.real_clips(root))
+    clips = turnset.interleave(*groups)
+    if not clips:
+        raise LocalvoxError("no turns to play: check --sources, --fixtures and --speech")
+    return clips
+
+
 async def _bench(args: argparse.Namespace, config: Any) -> dict[str, Any]:
     from localvox.agent.assistant import create_llm
+    from localvox.bench.turnset import CountingLLM
     from localvox.pipeline.factory import load_parts
 
     config = copy.deepcopy(config)
     config.wake.mode = "always"
-    clips = load_clips(args.fixtures)
+    if args.llm_model:
+        config.llm.model = args.llm_model
     print(f"loading models ({config.asr.model}, {config.tts.voice}, {config.llm.model}) ...",
           flush=True)
     parts = await load_parts(config, need_wake=False)
-    llm = await asyncio.to_thread(create_llm, config)
+    llm = CountingLLM(await asyncio.to_thread(create_llm, config))
+    clips = load_turns(args, parts)
     plain = _plain_asr(parts)
-    # Warm-up turn (first inference of every model is slower); not counted.
-    await engine_turn(config, parts, llm, clips[0])
+    # Warm-up turns (first inference of every model is slower; the first chat turn loads
+    # the LLM's prompt cache); not counted.
+    for clip in clips[:2]:
+        await engine_turn(config, parts, llm, clip)
     if not args.no_baseline:
         await baseline_turn(config, parts, llm, clips[0], plain)
     results: list[TurnResult] = []
@@ -223,23 +269,26 @@ async def _bench(args: argparse.Namespace, config: Any) -> dict[str, Any]:
         results.append(r)
         base = f"  baseline {r.baseline_ms:.0f} ms" if r.baseline_ms is not None else ""
         v2v = f"{r.voice_to_voice_ms:.0f} ms" if r.voice_to_voice_ms is not None else "no reply"
-        print(f"turn {i + 1:2d}/{args.turns}  {v2v:>9}{base}  "
+        print(f"turn {i + 1:2d}/{args.turns} {r.kind:4s} {r.source:5s} {v2v:>9}{base}  "
+              f"stall {r.stall_ms:.0f} ms  "
               f"{'[spec ' + r.speculative + '] ' if r.speculative else ''}"
-              f"{r.transcript!r} -> {r.reply[:50]!r}", flush=True)
-    close = getattr(llm, "close", None)
-    if close is not None:
-        await close()
+              f"{r.transcript[:40]!r} -> {r.reply[:40]!r}", flush=True)
+    await llm.close()
     return summarize(results, config)
 
 
-def summarize(results: list[TurnResult], config: Any) -> dict[str, Any]:
+def _rows(results: list[TurnResult]) -> dict[str, Any]:
     rows: dict[str, dict[str, float | None]] = {}
+    answered = [r for r in results if r.voice_to_voice_ms is not None]
     for key, label in STAGES:
-        vals = [r.stages_ms.get(key, 0.0) for r in results if r.voice_to_voice_ms is not None]
+        vals = [r.stages_ms.get(key, 0.0) for r in answered]
         rows[label] = {"p50": percentile(vals, 50), "p95": percentile(vals, 95)}
-    v2v = [r.voice_to_voice_ms for r in results if r.voice_to_voice_ms is not None]
+    v2v = [r.voice_to_voice_ms for r in answered]
     base = [r.baseline_ms for r in results if r.baseline_ms is not None]
     rows["voice-to-voice"] = {"p50": percentile(v2v, 50), "p95": percentile(v2v, 95)}
+    stalls = [r.stall_ms for r in results if r.stall_ms is not None]
+    rows["event-loop stall (longest)"] = {"p50": percentile(stalls, 50),
+                                          "p95": percentile(stalls, 95)}
     for key in ("silence", "transcribe", "generate", "synthesize"):
         vals = [r.baseline_stages_ms[key] for r in results if r.baseline_stages_ms]
         if vals:
@@ -248,15 +297,20 @@ def summarize(results: list[TurnResult], config: Any) -> dict[str, Any]:
         rows["baseline voice-to-voice"] = {"p50": percentile(base, 50),
                                            "p95": percentile(base, 95)}
     p50, b50 = percentile(v2v, 50), percentile(base, 50)
+    return {"stages": rows, "ratio_p50": round(p50 / b50, 3) if p50 and b50 else None,
+            "replied": len(v2v), "total": len(results)}
+
+
+def summarize(results: list[TurnResult], config: Any) -> dict[str, Any]:
     return {
         "config": {"asr": config.asr.model, "tts": config.tts.voice, "llm": config.llm.model,
                    "speculative": config.pipeline.speculative,
+                   "smart_turn": config.endpoint.smart_turn,
                    "complete_silence_ms": config.endpoint.complete_silence_ms,
                    "baseline_silence_ms": config.endpoint.default_silence_ms},
         "turns": [asdict(r) for r in results],
-        "stages": rows,
-        "ratio_p50": round(p50 / b50, 3) if p50 and b50 else None,
-        "replied": len(v2v), "total": len(results),
+        "kinds": {k: _rows([r for r in results if r.kind == k]) for k in KINDS
+                  if any(r.kind == k for r in results)},
         "speculation": {k: sum(1 for r in results if r.speculative == k)
                         for k in ("used", "discarded")},
     }
@@ -266,50 +320,55 @@ def print_table(summary: dict[str, Any]) -> None:
     def fmt(v: float | None) -> str:
         return f"{v:8.0f}" if v is not None else "       -"
 
-    print(f"\n{'stage (ms)':<34}{'p50':>8}{'p95':>8}")
-    for label, row in summary["stages"].items():
-        print(f"{label:<34}{fmt(row['p50'])}{fmt(row['p95'])}")
-    if summary["ratio_p50"] is not None:
-        print(f"{'ratio engine / baseline (p50)':<34}{summary['ratio_p50']:8.2f}")
+    for kind, block in summary["kinds"].items():
+        print(f"\n{kind} turns ({block['replied']}/{block['total']} answered with speech)")
+        print(f"{'stage (ms)':<34}{'p50':>8}{'p95':>8}")
+        for label, row in block["stages"].items():
+            print(f"{label:<34}{fmt(row['p50'])}{fmt(row['p95'])}")
+        if block["ratio_p50"] is not None:
+            print(f"{'ratio engine / baseline (p50)':<34}{block['ratio_p50']:8.2f}")
     spec = summary["speculation"]
-    print(f"\n{summary['replied']}/{summary['total']} turns answered with speech; speculation "
-          f"used {spec['used']}, discarded {spec['discarded']}.  Config: {summary['config']}")
+    print(f"\nspeculation used {spec['used']}, discarded {spec['discarded']}.  "
+          f"Config: {summary['config']}")
+    print("targets (issue #20): tool p50 <= 450 ms, ratio <= 0.3; chat p50 <= 900 ms, "
+          "p95 <= 1500 ms; stall p95 <= 20 ms")
 
 
 def plot(summary: dict[str, Any], path: str) -> None:
-    import matplotlib
-    import numpy as np
+    from localvox.bench.common import figure, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    turns = [t for t in summary["turns"] if t["voice_to_voice_ms"] is not None]
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.5))
-    bottom = np.zeros(len(turns))
-    for key, label in STAGES:
-        vals = np.array([t["stages_ms"].get(key, 0.0) for t in turns])
-        ax1.bar(range(1, len(turns) + 1), vals, bottom=bottom, label=label)
-        bottom += vals
-    ax1.set_xlabel("turn")
-    ax1.set_ylabel("ms after the true end of speech")
-    ax1.set_title("voice-to-voice, per stage (critical path)")
-    ax1.legend(fontsize=8)
-    data = [[t["voice_to_voice_ms"] for t in turns]]
-    labels = ["engine"]
-    base = [t["baseline_ms"] for t in summary["turns"] if t["baseline_ms"] is not None]
-    if base:
-        data.append(base)
-        labels.append("sequential baseline")
-    ax2.boxplot(data)
-    ax2.set_xticks(range(1, len(labels) + 1), labels)
-    for i, d in enumerate(data, start=1):
-        ax2.scatter(np.full(len(d), i) + np.random.default_rng(0).uniform(-0.08, 0.08, len(d)),
-                    d, s=12, alpha=0.6)
-    ax2.set_ylabel("voice-to-voice latency (ms)")
-    ax2.set_title(f"distribution (ratio p50 {summary['ratio_p50']})")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    kinds = list(summary["kinds"])
+    fig, axes = figure(1, len(kinds) + 1, size=(6 * (len(kinds) + 1), 4.5))
+    axes = list(axes[0])
+    for ax, kind in zip(axes, kinds):
+        turns = [t for t in summary["turns"]
+                 if t["kind"] == kind and t["voice_to_voice_ms"] is not None]
+        bottom = [0.0] * len(turns)
+        for key, label in STAGES:
+            vals = [t["stages_ms"].get(key, 0.0) for t in turns]
+            ax.bar(range(1, len(turns) + 1), vals, bottom=bottom, label=label)
+            bottom = [b + v for b, v in zip(bottom, vals)]
+        ax.set_xlabel(f"{kind} turn")
+        ax.set_ylabel("ms after the true end of speech")
+        ax.set_title(f"{kind} turns: voice-to-voice per stage "
+                     f"(ratio {summary['kinds'][kind]['ratio_p50']})")
+        ax.legend(fontsize=7)
+    ax = axes[-1]
+    data, labels = [], []
+    for kind in kinds:
+        data.append([t["voice_to_voice_ms"] for t in summary["turns"]
+                     if t["kind"] == kind and t["voice_to_voice_ms"] is not None])
+        labels.append(kind)
+        base = [t["baseline_ms"] for t in summary["turns"]
+                if t["kind"] == kind and t["baseline_ms"] is not None]
+        if base:
+            data.append(base)
+            labels.append(f"{kind} baseline")
+    ax.boxplot(data)
+    ax.set_xticks(range(1, len(labels) + 1), labels, fontsize=8)
+    ax.set_ylabel("voice-to-voice latency (ms)")
+    ax.set_title("distribution")
+    save_figure(fig, path)
 
 
 def run(args: argparse.Namespace, config: Any) -> int:

@@ -11,7 +11,14 @@ Two stages, both streaming and pure Python:
    the stream was split into tokens.
 2. Chunking: the first chunk is cut at the first clause boundary (``, ; : —`` or a
    sentence end) after ``first_chunk_min_words`` words, so the first audio starts early;
-   later chunks are whole sentences (up to ``max_chunk_chars``), which sound more natural.
+   if the streamed text runs past ``first_chunk_max_words`` words with no such boundary,
+   the first chunk is cut at a phrase break instead (before "and", "to", "with", ...
+   where there is one, else after the ``first_chunk_max_words``-th word). Why: the first
+   chunk is on every turn's critical path twice -- the LLM must produce all of it, then
+   Piper must synthesise all of it before the first sample plays (170 ms p50 for the
+   "TTS first chunk" stage of ``localvox bench latency`` before this rule) -- and a
+   streamed sentence with no comma used to hold the first audio until its full stop.
+   Later chunks are whole sentences (up to ``max_chunk_chars``), which sound more natural.
    A period only ends a sentence when whitespace follows and it is not part of a number
    (``3.5``), an abbreviation (``Dr.``, ``e.g.``, ``U.S.``), an ellipsis or a domain.
 
@@ -196,6 +203,11 @@ ltd maj min misc no nos op pp rd rev sgt sq vol wk yr yrs p pg ref tel max
 """.split())
 
 _CLOSERS = "\"'”’)]}»"
+_BREAK_BEFORE = frozenset("""
+and but or so because for with to in on at of from that which who when where if while
+than then about into after before until
+""".split())
+"""Words a phrase naturally starts with: the early first-chunk cut goes before one."""
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
 
 
@@ -277,8 +289,11 @@ class SentenceChunker:
     ['Sure, Dr. Smith arrives at 3.5 pm.', 'See you then!']
     """
 
-    def __init__(self, first_chunk_min_words: int = 3, max_chunk_chars: int = 220) -> None:
+    def __init__(self, first_chunk_min_words: int = 3, max_chunk_chars: int = 220,
+                 first_chunk_max_words: int = 8) -> None:
         self.first_min_words = max(1, first_chunk_min_words)
+        self.first_max_words = max(self.first_min_words, first_chunk_max_words) \
+            if first_chunk_max_words > 0 else 0
         self.max_chars = max(20, max_chunk_chars)
         self._norm = _StreamNormaliser()
         self._buf = ""
@@ -287,7 +302,8 @@ class SentenceChunker:
     @classmethod
     def from_config(cls, config: object) -> "SentenceChunker":
         tts = getattr(config, "tts")
-        return cls(tts.first_chunk_min_words, tts.max_chunk_chars)
+        return cls(tts.first_chunk_min_words, tts.max_chunk_chars,
+                   getattr(tts, "first_chunk_max_words", 8))
 
     def _take(self, final: bool) -> list[str]:
         out: list[str] = []
@@ -306,6 +322,9 @@ class SentenceChunker:
                     break
                 cut = end
                 break
+            if first and self.first_max_words and (
+                    cut is None or len(buf[:cut].split()) > self.first_max_words):
+                cut = self._phrase_cut(buf) or cut
             if cut is None and len(buf.strip()) > self.max_chars:
                 cut = self._forced_cut(buf)
             if cut is None:
@@ -315,6 +334,22 @@ class SentenceChunker:
             if piece:
                 out.append(piece)
         return out
+
+    def _phrase_cut(self, buf: str) -> int | None:
+        """First chunk only: past ``first_chunk_max_words`` complete words with no clause
+        boundary, cut before the last phrase-starting word among words
+        ``first_min_words .. first_max_words`` (else after word ``first_max_words``)."""
+        spans = [(m.start(), m.end()) for m in re.finditer(r"\S+", buf)
+                 if m.end() < len(buf)]            # complete: whitespace follows
+        if len(spans) <= self.first_max_words:
+            return None
+        words = [re.sub(r"[^\w']", "", buf[a:b]).lower() for a, b in spans]
+        if not any(_has_words(w) for w in words[: self.first_max_words]):
+            return None
+        for k in range(self.first_max_words, self.first_min_words - 1, -1):
+            if words[k] in _BREAK_BEFORE:
+                return spans[k - 1][1]
+        return spans[self.first_max_words - 1][1]
 
     def _forced_cut(self, buf: str) -> int:
         """A sentence longer than ``max_chunk_chars``: cut at a clause, else a space."""
@@ -360,7 +395,8 @@ def _sentence_end(buf: str, end: int) -> bool:
     return k > 0 and buf[k - 1] in ".!?" or (end < len(buf) and buf[end:end + 1] == "\n")
 
 
-def chunk_text(text: str, first_chunk_min_words: int = 3, max_chunk_chars: int = 220) -> list[str]:
+def chunk_text(text: str, first_chunk_min_words: int = 3, max_chunk_chars: int = 220,
+               first_chunk_max_words: int = 8) -> list[str]:
     """Chunk a complete text (convenience for ``say`` and tests)."""
-    c = SentenceChunker(first_chunk_min_words, max_chunk_chars)
+    c = SentenceChunker(first_chunk_min_words, max_chunk_chars, first_chunk_max_words)
     return c.feed(text) + c.flush()
