@@ -444,6 +444,9 @@ class TurnEngine(EngineParts):
         utt, reply = self._utt, self._reply
         if self.hearing.finishing or self.spec.computing or (utt is not None and utt.decoding):
             return True
+        pending = getattr(self.agent, "announcement_pending", None)
+        if self.announcer.queue or (pending is not None and pending()):
+            return True        # a timer is set: it rings on the wall clock, so keep pace
         if reply is None:
             return False
         out = reply.out
