@@ -56,7 +56,7 @@ FIXTURES: dict[str, list] = {
                   ("after_reply", "12 times 7 is 84.", 4.25), "And what is that plus one?",
                   1.5],
     # Issue #15: a timer set by voice must ring while the session runs (`run --realtime`).
-    "timer_request": [0.4, "Set a timer for 2 seconds.", 5.0],
+    "timer_request": [0.4, "Set a timer for 1 second.", 10.0],
 }
 
 OWN_RNG = {"follow_up", "timer_request"}

@@ -468,6 +468,17 @@ class TurnEngine(EngineParts):
                 await self.spec.drop()
             else:
                 await asyncio.sleep(0)
+        await self._wait_for_timers()
+
+    async def _wait_for_timers(self) -> None:
+        """Up to ``timer_grace_s`` (wall clock) for timers set in the session to ring."""
+        loop = asyncio.get_running_loop()
+        until = loop.time() + self.opts.timer_grace_s
+        pending = getattr(self.agent, "announcement_pending", None)
+        while not self._stopping and loop.time() < until and (
+                self.announcer.queue or self._reply is not None
+                or (pending is not None and pending())):
+            await asyncio.sleep(0.05)
 
     async def _shutdown(self, reason: str) -> None:
         await self.announcer.stop()
