@@ -55,9 +55,11 @@ FIXTURES: dict[str, list] = {
     "follow_up": [0.5, "Hey Jarvis.", 0.35, "What is 12 times 7?",
                   ("after_reply", "12 times 7 is 84.", 4.25), "And what is that plus one?",
                   1.5],
+    # Issue #15: a timer set by voice must ring while the session runs (`run --realtime`).
+    "timer_request": [0.4, "Set a timer for 1 second.", 10.0],
 }
 
-OWN_RNG = {"follow_up"}
+OWN_RNG = {"follow_up", "timer_request"}
 """Fixtures added later draw their hiss from their own seed, so adding one does not change
 the others (which share one generator in order)."""
 

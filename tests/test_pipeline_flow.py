@@ -221,3 +221,33 @@ async def test_a_late_final_is_the_start_of_the_next_utterance_not_a_second_repl
     assert [f.text for f in of(events, FinalTranscript)] == ["first second"]
     assert agent.calls == ["first second"]
     assert done_texts(events) == [("Done.", False)]
+
+
+@virtual_time
+async def test_typed_turn_is_text_to_voice_in_the_trace(tmp_path) -> None:
+    import json
+
+    from localvox.pipeline.trace import TraceWriter
+
+    engine = make_engine(None, trace=TraceWriter(tmp_path / "t.jsonl"))
+    task = asyncio.ensure_future(engine.run())
+    await engine.submit_text("hello")
+    await asyncio.sleep(3.0)
+    await engine.stop()
+    await asyncio.wait_for(task, 5)
+    (record,) = [json.loads(x) for x in (tmp_path / "t.jsonl").read_text().splitlines()]
+    assert record["source"] == "text"
+    assert "voice_to_voice" not in record["latency_ms"]
+    assert record["latency_ms"]["text_to_voice"] > 0
+    assert record["latency_ms"]["llm_first_token"] == pytest.approx(50, abs=5)  # FakeAgent
+
+
+def test_speculative_llm_time_is_measured_from_the_request_not_the_final() -> None:
+    # A speculation asked the LLM 180 ms before the final transcript; its first token came
+    # 61 ms before the final ("llm -61 ms" before the fix).
+    marks = {"speech_end": 0.0, "endpoint": 0.4, "final_transcript": 0.45,
+             "llm_request": 0.27, "llm_first_token": 0.389, "tts_first_chunk": 0.43,
+             "first_audio_out": 0.46}
+    lat = stage_latencies(marks)
+    assert lat["llm_first_token"] == pytest.approx(119.0)
+    assert lat["voice_to_voice"] == pytest.approx(460.0)

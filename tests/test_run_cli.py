@@ -123,3 +123,21 @@ def test_follow_up_without_wake_word_is_heard_in_both_modes(tmp_path, capsys, mo
     if not first["interrupted"]:
         after_reply = follow["marks"]["speech_start"] - first["marks"]["playback_end"]
         assert 0.0 < after_reply < 5.0, after_reply
+
+
+@pytest.mark.models
+@needs_models(*SPEECH_MODELS)
+@pytest.mark.parametrize("mode", ["--fast", "--realtime"])
+def test_timer_set_by_voice_rings_during_the_run(tmp_path, capsys, mode):
+    """Issue #15 part 2: "Set a timer for 1 second." then 10 s of the recording: the timer
+    rings (spoken, printed) in both modes. Fast mode reads the input in real time while a
+    timer is pending, so it rings where it would live."""
+    code = main(["run", mode, "--no-wake", "--input", "tests/fixtures/timer_request.wav",
+                 "--trace", str(tmp_path / "t.jsonl")])
+    printed = capsys.readouterr().out.splitlines()
+    assert code == 0
+    assert "localvox: Timer set for 1 second." in printed, printed
+    assert "localvox: Your 1 second timer is done." in printed, printed
+    records = [json.loads(x) for x in (tmp_path / "t.jsonl").read_text().splitlines()]
+    assert [r["source"] for r in records] == ["voice", "agent"]
+    assert records[1]["marks"]["first_audio_out"] > records[0]["marks"]["playback_end"]

@@ -19,6 +19,8 @@ import sys
 from typing import Any
 
 NAME = "run"
+TIMER_GRACE_S = 30.0
+"""After the recording, timers set in it that fall due within this long still ring."""
 HELP = "run the voice loop on a WAV recording: transcripts, replies, reply.wav, latency trace"
 
 
@@ -70,6 +72,7 @@ async def run_file(args: argparse.Namespace, config: Any) -> int:
     # Without --output the replies go to a silent sink that takes them at once; they still
     # last their length on the clock, as from a speaker, in both modes.
     engine.opts.play_on_clock = True
+    engine.opts.timer_grace_s = TIMER_GRACE_S
     turns = 0
     async for event in _events_while_running(engine):
         if isinstance(event, ev.WakeDetected) and not args.quiet:

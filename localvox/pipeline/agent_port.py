@@ -81,6 +81,8 @@ class AgentPort(Protocol):
     # outside any reply (a timer or an alarm going off). The engine queues each one until
     # no turn is in progress, then says it as a reply of its own (``TurnTrace.source`` is
     # ``agent``). Without it the agent only ever speaks when spoken to.
+    # ``announcement_pending() -> bool`` (with it): a timer or alarm is set and has not rung;
+    # fast mode then reads the input in real time, so it rings where it would live.
 
 
 class SaidText:
@@ -213,6 +215,15 @@ class SessionAgent:
             self._turn_closed.set()
             if not finished:
                 await self.session.interrupt()
+
+    def announcement_pending(self) -> bool:
+        """A timer or alarm of the built-in tools is set and has not rung yet."""
+        for node in getattr(self.session, "nodes", []):
+            timers = getattr(getattr(node, "tools", None), "timers", None)
+            pending = getattr(timers, "pending", None)
+            if pending is not None and pending():
+                return True
+        return False
 
     async def announcements(self) -> AsyncIterator[str]:
         """Each ``Speak`` the SDK publishes outside a turn: a timer or alarm going off.

@@ -31,7 +31,7 @@ starts when ``attach_speech`` has brought VAD, ASR (and the wake word in wake mo
 from __future__ import annotations
 
 import asyncio
-from typing import Any, AsyncIterator, Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -39,18 +39,16 @@ from localvox.audio.base import AudioFrame, AudioSink, AudioSource
 from localvox.errors import LocalvoxError
 from localvox.pipeline.agent_port import AgentPort, SaidText
 from localvox.pipeline.announce import Announcer
-from localvox.pipeline.bus import EventBus
 from localvox.pipeline.clock import EngineClock, InputPacer
-from localvox.pipeline.events import (FinalTranscript, MicLevel, Notice, PartialTranscript,
-                                      PipelineEvent, SessionEnded, StateChanged, TurnState,
+from localvox.pipeline.engine_parts import EngineParts
+from localvox.pipeline.events import (FinalTranscript, MicLevel, PartialTranscript,
+                                      SessionEnded, StateChanged, TurnState,
                                       WakeDetected)
-from localvox.pipeline.listener import Listener
 from localvox.pipeline.options import EngineOptions, MicCleaner, Segmenter
 from localvox.pipeline.reply import Reply
 from localvox.pipeline.replies import Replies
 from localvox.pipeline.speculation import Speculation, normalize_text
 from localvox.pipeline.speech_out import Chunker
-from localvox.pipeline.startup import LoadStage, SpeechLoader
 from localvox.pipeline.trace import TraceWriter, TurnMarks
 from localvox.pipeline.turn_table import WAITING, Profile, TurnEvent, next_state, profile_for
 from localvox.pipeline.utterance import Hearing, Utterance
@@ -65,26 +63,21 @@ one restarts it at the next frame, or its stream clock lags by the time skipped 
 never covered it)."""
 
 
-class TurnEngine:
+class TurnEngine(EngineParts):
     """The speech loop. Drive it with ``run()``; watch it with ``subscribe()``.
 
-    Args:
+    Args (the parts, kept by ``EngineParts``):
         source: microphone or file; ``None`` for a text-only session.
         sink: speaker or file.
-        vad: ``VoiceActivityDetector`` (its ``probability`` is called once per block).
-        segmenter: endpointing on VAD probabilities (``Segmenter``).
-        asr: ``Transcriber``.
-        tts: ``Synthesizer``.
+        vad / segmenter / asr / tts / wake: the stages (``wake`` needed in wake mode);
+            ``vad``, ``asr`` and ``tts`` may be None when loaded later (``load_speech``).
         agent: ``AgentPort``.
         chunker_factory: a fresh text chunker per reply.
-        wake: ``WakeDetector`` (needed in wake mode).
         options: behaviour knobs.
         clock: the shared clock (a fresh ``EngineClock`` by default).
         trace: optional JSONL writer; every finished turn is appended.
         cleaner: optional echo suppression before the VAD.
         labels: status-bar labels returned by ``describe()``.
-
-    ``vad``, ``asr`` and ``tts`` may be None when they are loaded later (``load_speech``).
     """
 
     def __init__(self, *, source: AudioSource | None, sink: AudioSink, vad: Any,
@@ -93,23 +86,10 @@ class TurnEngine:
                  options: EngineOptions | None = None, clock: EngineClock | None = None,
                  trace: TraceWriter | None = None, cleaner: MicCleaner | None = None,
                  labels: dict[str, Any] | None = None) -> None:
-        self.opts = options or EngineOptions()
-        if self.opts.mode == "wake" and wake is None and vad is not None and asr is not None:
-            raise LocalvoxError("wake mode needs a wake word detector (or use --no-wake)")
-        self.source, self.sink, self.asr, self.tts = source, sink, asr, tts
-        self.agent = agent
-        self.chunker_factory = chunker_factory
-        self.clock = clock or EngineClock()
-        self.trace = trace
-        self.cleaner = cleaner
-        self.labels = dict(labels or {})
-        self.startup_notices: list[Notice] = []
-        """Published when ``run()`` starts (e.g. "no microphone: text mode")."""
-
-        self.bus = EventBus()
-        self._emit, self._notice = self.bus.emit, self.bus.notice
-        self.listener = Listener(vad=vad, wake=wake, segmenter=segmenter, options=self.opts,
-                                 notice=self._notice)
+        super().__init__(source=source, sink=sink, vad=vad, segmenter=segmenter, asr=asr,
+                         tts=tts, agent=agent, chunker_factory=chunker_factory, wake=wake,
+                         options=options, clock=clock, trace=trace, cleaner=cleaner,
+                         labels=labels)
         self.spec = Speculation(self.opts, agent=lambda: self.agent, notice=self._notice,
                                 start=lambda turn, text: self.replies.start(
                                     turn, text, speculative=True))
@@ -132,17 +112,7 @@ class TurnEngine:
         self._muted = False
         self._turn_seq = 0
         self._frame_count = 0
-        self._running = self._stopping = self._ended = False
-        self._loader: SpeechLoader | None = None
-
-    # --- the listening stages live in the listener; these keep the constructor's names ----
-
-    vad = property(lambda self: self.listener.vad,
-                   lambda self, v: setattr(self.listener, "vad", v))
-    wake = property(lambda self: self.listener.wake,
-                    lambda self, v: setattr(self.listener, "wake", v))
-    segmenter = property(lambda self: self.listener.segmenter,
-                         lambda self, v: setattr(self.listener, "segmenter", v))
+        self._stopping = self._ended = False
 
     @property
     def _utt(self) -> Utterance | None:
@@ -159,42 +129,6 @@ class TurnEngine:
     @property
     def state(self) -> TurnState:
         return self._shown
-
-    def subscribe(self) -> "asyncio.Queue[PipelineEvent]":
-        """A queue receiving every event published from now on (unbounded: drain it)."""
-        return self.bus.subscribe()
-
-    def unsubscribe(self, q: "asyncio.Queue[PipelineEvent]") -> None:
-        self.bus.unsubscribe(q)
-
-    def events(self) -> AsyncIterator[PipelineEvent]:
-        """Every event from now until ``SessionEnded`` (inclusive)."""
-        return self.bus.events()
-
-    @property
-    def voice_ready(self) -> bool:
-        """VAD, endpointer, ASR (and the wake word in wake mode) are all there."""
-        return self.vad is not None and self.asr is not None and self.segmenter is not None \
-            and (self.opts.mode != "wake" or self.wake is not None)
-
-    def load_speech(self, stages: list[LoadStage]) -> None:
-        """Load speech parts in the background and attach them as each stage finishes.
-
-        Progress and failures are ``Notice``s; ``run()`` starts reading the source once
-        voice input is ready, and typed turns are answered meanwhile.
-        """
-        self._loader = SpeechLoader(stages, attach=self.attach_speech, announce=self._announce)
-
-    def attach_speech(self, *, vad: Any = None, asr: Any = None, tts: Any = None,
-                      wake: Any = None) -> None:
-        """Plug in speech parts loaded after the engine was built (any subset)."""
-        for name, part in (("vad", vad), ("asr", asr), ("tts", tts), ("wake", wake)):
-            if part is not None:
-                setattr(self, name, part)
-        if self.opts.mode == "wake" and self.wake is None and self.asr is not None \
-                and self.vad is not None:
-            raise LocalvoxError("wake mode needs the wake word model (or use --no-wake)")
-        self._check_voice()
 
     async def run(self) -> None:
         """Consume the source until it ends or ``stop()``; then finish the turn in flight."""
@@ -216,17 +150,6 @@ class TurnEngine:
                 await self._drain_input()
         finally:
             await self._shutdown(reason)
-
-    async def close(self) -> None:
-        """Release what the engine was built with: sink (writes a WAV sink's file), source,
-        agent. Call after ``run()`` has returned; safe to call twice."""
-        for part in (self.sink, self.source, self.agent):
-            close = getattr(part, "close", None)
-            if close is not None:
-                try:
-                    await close()
-                except Exception as err:  # a failing close must not hide the others
-                    self._notice(err, "warning")
 
     async def stop(self) -> None:
         """Stop listening and speaking; ``run()`` returns."""
@@ -286,27 +209,6 @@ class TurnEngine:
         """Speech off: replies are text only; turning it off silences the current reply."""
         self.replies.set_speech_output(enabled)
 
-    def describe(self) -> dict[str, Any]:
-        """Status-bar labels: wake_word, asr, llm, tts, audio_input, echo, mode (a part
-        still loading shows the configured name)."""
-        def name(key: str, part: Any) -> str:
-            if part is not None:
-                return getattr(part, "name", "")
-            return self._loader.labels.get(key, "") if self._loader is not None else ""
-
-        info = {"wake_word": name("wake_word", self.wake) if self.opts.mode == "wake" else "",
-                "asr": name("asr", self.asr), "tts": name("tts", self.tts),
-                "audio_input": getattr(self.source, "name", "none"),
-                "audio_output": getattr(self.sink, "name", ""),
-                "echo": "on" if self.cleaner is not None else "off (half-duplex)",
-                "mode": self.opts.mode}
-        info.update(self.labels)
-        return info
-
-    @property
-    def speech_loading(self) -> bool:
-        return self._loader is not None and self._loader.loading
-
     async def end_session(self, reason: str) -> None:
         """The agent ended the conversation (the reply desk calls this)."""
         self._emit(SessionEnded(reason))
@@ -337,19 +239,15 @@ class TurnEngine:
             prev, self._shown = self._shown, shown
             self._emit(StateChanged(shown, prev))
 
+    def _parts_changed(self) -> None:
+        self._check_voice()
+
     def _check_voice(self) -> None:
         """Switch to the voice table once voice input can start (or at ``run()``)."""
         voice = self.source is not None and self.voice_ready
         if self._running and voice and self._profile is Profile.TEXT:
             self._profile = profile_for(self.opts.mode, True)
             self._apply(TurnEvent.VOICE_READY)
-
-    def _announce(self, notice: Notice) -> None:
-        """Publish now, or when ``run()`` starts if nobody can be listening yet."""
-        if self._running:
-            self._emit(notice)
-        else:
-            self.startup_notices.append(notice)
 
     def _new_turn(self, source: str = "voice") -> TurnMarks:
         self._turn_seq += 1
@@ -399,9 +297,6 @@ class TurnEngine:
             self._notice(err)
             return "input_ended"
         return "stopped" if self._stopping else "input_ended"
-
-    def _full_duplex(self) -> bool:
-        return self.cleaner is not None and getattr(self.cleaner, "full_duplex", False)
 
     async def _on_frame(self, frame: AudioFrame) -> None:
         now = self.clock.on_frame(frame.start_s, frame.end_s)
@@ -549,6 +444,9 @@ class TurnEngine:
         utt, reply = self._utt, self._reply
         if self.hearing.finishing or self.spec.computing or (utt is not None and utt.decoding):
             return True
+        pending = getattr(self.agent, "announcement_pending", None)
+        if self.announcer.queue or (pending is not None and pending()):
+            return True        # a timer is set: it rings on the wall clock, so keep pace
         if reply is None:
             return False
         out = reply.out
@@ -570,6 +468,17 @@ class TurnEngine:
                 await self.spec.drop()
             else:
                 await asyncio.sleep(0)
+        await self._wait_for_timers()
+
+    async def _wait_for_timers(self) -> None:
+        """Up to ``timer_grace_s`` (wall clock) for timers set in the session to ring."""
+        loop = asyncio.get_running_loop()
+        until = loop.time() + self.opts.timer_grace_s
+        pending = getattr(self.agent, "announcement_pending", None)
+        while not self._stopping and loop.time() < until and (
+                self.announcer.queue or self._reply is not None
+                or (pending is not None and pending())):
+            await asyncio.sleep(0.05)
 
     async def _shutdown(self, reason: str) -> None:
         await self.announcer.stop()

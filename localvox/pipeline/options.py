@@ -73,6 +73,10 @@ class EngineOptions:
     """A reply lasts its audio's length on the engine clock even when the sink takes it at
     once (a file or a silent sink): the follow-up window opens when a speaker would have
     finished, and the input meanwhile is watched for a barge-in as it would be live."""
+    timer_grace_s: float = 0.0
+    """When the input ends (a recording), wait up to this long for timers set in the session
+    to ring before ending it (``localvox run`` uses 30 s: a timer asked for in a recording
+    is said in the output, however slow the machine was to answer)."""
     hold_input_while_replying: bool = False
     """Old name of fast mode: sets ``fast_input`` and ``play_on_clock``."""
     level_every: int = 3
