@@ -83,7 +83,12 @@ def _voice(app: Any, args: argparse.Namespace, config: Any) -> int:
             engine = await build_engine(config, agent=agent,
                                         input_path=getattr(args, "input", None),
                                         output_path=getattr(args, "output", None))
-            return int(await run_text_mode(engine) or 0)
+            follower = _bias_follower(app, engine, config)
+            try:
+                return int(await run_text_mode(engine) or 0)
+            finally:
+                if follower is not None:
+                    await follower.stop()
         finally:
             await app.close()
             finish = getattr(app, "finish", None)
@@ -91,6 +96,20 @@ def _voice(app: Any, args: argparse.Namespace, config: Any) -> int:
                 finish()
 
     return asyncio.run(main())
+
+
+def _bias_follower(app: Any, engine: Any, config: Any) -> Any:
+    """Tell the recogniser what the example's tools expect (examples that say so)."""
+    vocabulary = getattr(app, "vocabulary", None)
+    if vocabulary is None or not config.asr.bias:
+        return None
+    from localvox.agent.listen import BiasFollower
+
+    wake = config.wake.model if config.wake.mode == "wake" else ""
+    follower = BiasFollower(engine, lambda question: vocabulary(question, wake_word=wake),
+                            notify=lambda line: print(f"[note] {line}", flush=True))
+    follower.start()
+    return follower
 
 
 async def _text_loop(app: Any) -> int:

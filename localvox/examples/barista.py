@@ -194,7 +194,8 @@ def vocabulary(node: BaristaAgent, *, wake_word: str = "", question: str = "") -
 
     schemas = node.tools.get_schemas()
     sentences = node.tools.get_sentences()
-    return tool_vocabulary(schemas, sentences=sentences, wake_word=wake_word,
+    return tool_vocabulary(schemas, sentences=sentences, entities=node.tools.get_entities(),
+                           wake_word=wake_word,
                            focus=focus_for(question, schemas) if question else ())
 
 
@@ -217,5 +218,10 @@ def create_app(config: Any, *, llm: Any = None) -> Any:
         await session.start()
 
     app = App(setup)
-    app.barista = shared  # type: ignore[attr-defined]  # the bench reads the node's orders
+
+    def app_vocabulary(question: str = "", *, wake_word: str = "") -> Any:
+        node = shared.get("node") or BaristaAgent(llm=None)
+        return vocabulary(node, wake_word=wake_word, question=question)
+
+    app.vocabulary = app_vocabulary  # type: ignore[attr-defined]  # read by `localvox example`
     return app
