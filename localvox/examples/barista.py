@@ -134,10 +134,15 @@ class BaristaLLM:
         self.name = f"barista+{getattr(llm, 'name', 'llm')}"
 
     def _route(self, text: str) -> Any:
+        import json
+
+        from localvox.llm.base import ToolCall
+
         call = self.router.tool_call(text)
-        if call is None and self.pending:
-            # "a latte" after "which drink?": merge with what the first answer said
-            call = self.router.tool_call(f"{text} {describe_pending(self.pending)}")
+        if call is not None and self.pending:
+            # "a cappuccino" after "which drink?": the first answer's slots still count
+            args = {**self.pending, **json.loads(call.arguments)}
+            call = ToolCall(call.id, call.name, json.dumps(args))
         return call
 
     async def chat(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None,
@@ -182,10 +187,6 @@ class BaristaLLM:
 
     async def close(self) -> None:
         await self.llm.close()
-
-
-def describe_pending(pending: dict[str, Any]) -> str:
-    return " ".join(str(v) for k, v in pending.items() if v)
 
 
 def vocabulary(node: BaristaAgent, *, wake_word: str = "", question: str = "") -> Any:
