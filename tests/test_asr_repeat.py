@@ -85,3 +85,30 @@ def test_windowed_decode_of_a_noisy_real_order_says_it_once(
     assert " ".join(w).count("i'd like") == 1, d.text
     if n >= 114688:
         assert w[-2:] == ["almond", "milk"], d.text
+
+
+@needs_models("whisper_tiny_en", "piper_joe_medium")
+def test_every_decode_a_stream_may_reuse_gives_the_sentence() -> None:
+    """The SDK test's clip (``tests/test_serve_sdk.py``): whichever partial the server's
+    stream happens to have decoded when ``finalize`` arrives (that depends on CPU load),
+    the final is right. ``finish`` reuses a decode only when the audio after it is silent,
+    so every such prefix, and the whole clip, must decode to the sentence."""
+    import asyncio
+
+    import numpy as np
+
+    from localvox.audio.base import resample
+    from localvox.config import load_config
+    from localvox.registry import create
+    from tests.test_serve_sdk import SENTENCE, fixed_rendition
+
+    cfg = load_config(use_user_file=False)
+    asr, tts = create("asr", "whisper", cfg), create("tts", "piper", cfg)
+    audio = resample(fixed_rendition(tts, SENTENCE), tts.sample_rate, 16000)
+    x = (np.clip(audio, -1, 1) * 32767).astype("<i2").astype(np.float32) / 32768
+    stream = asr.stream()
+    asyncio.run(stream.feed(x))
+    reusable = [n for n in range(2048, len(x), 2048) if stream._tail_is_silent(n)]
+    assert reusable, "the clip ends in silence"
+    for n in reusable + [len(x)]:
+        assert words(asr.decode(x[:n]).text) == words(SENTENCE), n

@@ -242,6 +242,7 @@ def engine_factory(app: "App", config: "Config", name: str = "agent", **inputs: 
         engine.startup_notices.extend(Notice("info", line.removeprefix("[info] "))
                                       for line in lines)
         _label(engine)
+        follow_vocabulary(app, engine, config)
         return engine
 
     return factory
@@ -261,6 +262,7 @@ async def _line_mode(app: "App", config: "Config", name: str, *, input_path: str
         engine = await build_engine(config, agent=port, input_path=input_path,
                                     output_path=output_path)
         _label(engine)
+        follower = follow_vocabulary(app, engine, config)
         traces = engine.subscribe()
 
         async def show_latency() -> None:
@@ -277,9 +279,26 @@ async def _line_mode(app: "App", config: "Config", name: str, *, input_path: str
             return int(await run_text_mode(engine) or 0)
         finally:
             shower.cancel()
+            if follower is not None:
+                await follower.stop()
     finally:
         await app.close()
         finish(app)
+
+
+def follow_vocabulary(app: "App", engine: Any, config: "Config") -> Any:
+    """Tell the recogniser what the app's tools expect, refreshed after every reply
+    (apps that define ``vocabulary``, e.g. the barista); None when there is nothing to do."""
+    vocabulary = getattr(app, "vocabulary", None)
+    if vocabulary is None or not config.asr.bias:
+        return None
+    from localvox.agent.listen import BiasFollower
+
+    wake = config.wake.model if config.wake.mode == "wake" else ""
+    follower = BiasFollower(engine, lambda question: vocabulary(question, wake_word=wake),
+                            notify=lambda line: print(f"[note] {line}", flush=True))
+    follower.start()
+    return follower
 
 
 async def _serve(app: "App", host: str, port: int) -> int:

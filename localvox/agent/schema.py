@@ -126,6 +126,11 @@ def schema_for(hint: Any) -> tuple[dict[str, Any], bool, str | None]:
                 doc = extra
             elif isinstance(getattr(extra, "description", None), str):
                 doc = extra.description
+            examples = extra.get("examples") if isinstance(extra, dict) \
+                else getattr(extra, "examples", None)
+            if isinstance(examples, (list, tuple)) and examples:
+                # JSON schema's own keyword; the ASR vocabulary reads it too
+                schema["examples"] = [encode_default(x) for x in examples]
         return schema, nullable, doc
     if origin in (Union, types.UnionType):
         arms = [a for a in typing.get_args(hint) if a is not type(None)]

@@ -77,8 +77,7 @@ class SentenceIntent:
 
             lists: dict[str, Any] = {}
             for slot in self.spec.slot_names():
-                pname = self.binding.get(slot)
-                values = self.values.get(pname, ()) if pname else ()
+                values = self._slot_values(slot)
                 lists[slot] = ({"values": [{"in": normalize_spoken(v), "out": v}
                                            for v in values]}
                                if values else {"wildcard": True})
@@ -89,11 +88,15 @@ class SentenceIntent:
                 "lists": lists})
         return self._intents
 
+    def _slot_values(self, slot: str) -> tuple[str, ...]:
+        """A grammar slot's values: its parameter's, else the grammar's own list."""
+        pname = self.binding.get(slot)
+        return self.values.get(pname, ()) if pname else tuple(self.spec.slots.get(slot, ()))
+
     def exact(self, text: str) -> SentenceMatch | None:
         from hassil import recognize
 
-        if self.values and all(self.binding.get(s) in self.values
-                               for s in self.spec.slot_names()):
+        if all(self._slot_values(s) for s in self.spec.slot_names()):
             return None  # every slot has values: the value layer decides, exactly or not
 
         t = normalize_spoken(text)

@@ -226,6 +226,7 @@ class ToolRegistry:
         self._tools: dict[str, _Tool] = {}
         self._owner: Any = None
         """The node whose tools ``discover`` found (reports tool events when no ``emit``)."""
+        self._entities: dict[str, list[str]] = {}
 
     def __contains__(self, name: str) -> bool:
         return name in self._tools
@@ -278,6 +279,15 @@ class ToolRegistry:
 
     def get_schemas(self) -> list[dict[str, Any]]:
         return [tool.info.schema() for tool in self._tools.values()]
+
+    def add_entities(self, name: str, values: Sequence[str]) -> None:
+        """Register a list of names the tools work with ("contacts", "rooms"), so the
+        speech recogniser expects them (``localvox.agent.vocab``). Replaces a list of the
+        same name."""
+        self._entities[name] = [str(v) for v in values if str(v).strip()]
+
+    def get_entities(self) -> dict[str, list[str]]:
+        return dict(self._entities)
 
     def get_sentences(self) -> dict[str, Any]:
         """Tool name -> ``SentenceSpec`` for the tools that declare ``sentences=``."""

@@ -97,12 +97,13 @@ def focus_for(question: str, schemas: Iterable[Mapping[str, Any]],
     "Which size would you like?" names the ``size`` parameter: its values become the next
     turn's first vocabulary group. A question names a parameter by its name's words
     (``coffee_drink`` -> "coffee", "drink") or by its description's first noun-like words.
-    Only questions (ending in "?") switch the focus; a statement keeps the default order.
+    Only the question sentences (ending in "?") count; a reply without one keeps the
+    default order.
     """
-    q = question.strip().lower()
-    if not q.endswith("?"):
+    asked = [s for s in re.findall(r"[^.?!]*\?", question.lower()) if s.strip()]
+    if not asked:
         return []
-    words = set(re.findall(r"[a-z]+", q))
+    words = set(re.findall(r"[a-z]+", " ".join(asked)))
     best: tuple[int, list[str]] = (0, [])
     for schema in schemas:
         for pname, prop in _params(schema).items():

@@ -46,6 +46,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--limit", type=int, default=0, help="only the first N clips")
     p.add_argument("--frame-ms", type=int, default=32, help="stream frame size (default 32)")
     p.add_argument("--verbose", "-v", action="store_true", help="print every clip's errors")
+    p.add_argument("--bias", choices=["none", "assistant", "barista"], default="none",
+                   help="decode with a tool vocabulary prompt: the default assistant's "
+                        "(built-in tools + wake word) or the barista example's")
 
 
 def find_clips(directory: str | Path | None) -> list[dict[str, Any]]:
@@ -67,12 +70,15 @@ def find_clips(directory: str | Path | None) -> list[dict[str, Any]]:
         for row in json.loads((d / "manifest.json").read_text(encoding="utf-8")):
             meta[row["file"]] = row
     clips = []
-    for wav in sorted(d.glob("*.wav")):
+    wavs = sorted(d.glob("*.wav")) or sorted(d.rglob("*.wav"))  # asr/ljspeech, asr/arctic
+    for wav in wavs:
         txt = wav.with_suffix(".txt")
         if not txt.is_file():
             continue
         row = dict(meta.get(wav.name, {}))
         row.update(file=wav.name, path=str(wav), text=txt.read_text(encoding="utf-8").strip())
+        if wav.parent != d and "engine" not in row:
+            row["engine"] = wav.parent.name  # the folder names the voices (ljspeech, arctic)
         clips.append(row)
     if not clips:
         raise LocalvoxError(f"{d}: no WAV files with a .txt transcript beside them")
@@ -84,6 +90,24 @@ def group_of(clip: dict[str, Any]) -> str:
     engine = clip.get("engine") or "unknown"
     noise = "clean" if clip.get("snr_db") is None else "noisy"
     return f"{engine} {noise}" if clip.get("engine") else "all"
+
+
+def bias_for(kind: str, config: Any) -> Any:
+    """The vocabulary a session of that agent gives the recogniser (None for none)."""
+    if kind == "none":
+        return None
+    from localvox.agent.vocab import tool_vocabulary
+
+    if kind == "barista":
+        from localvox.examples.barista import BaristaAgent, vocabulary
+
+        return vocabulary(BaristaAgent(llm=None), wake_word=config.wake.model)
+    from localvox.agent.builtin_tools import BuiltinTools
+    from localvox.agent.tools import ToolRegistry
+
+    reg = ToolRegistry()
+    reg.discover(BuiltinTools(config))
+    return tool_vocabulary(reg.get_schemas(), wake_word=config.wake.model)
 
 
 def load_transcriber(model: str, config: Any) -> Any:
@@ -112,16 +136,19 @@ async def decode_stream(t: Any, audio: Any, frame: int) -> tuple[str, float, flo
 
 
 def decode_plain(t: Any, audio: Any) -> tuple[str, float]:
-    """faster-whisper's own offline path, same model object, same beam and language."""
+    """faster-whisper's own offline path, same model object, same beam and language
+    (and the same vocabulary prompt, if any)."""
     t0 = time.perf_counter()
+    prompt = list(t.prompt.tokens) if getattr(t, "prompt", None) and t.prompt.tokens else None
     segments, _ = t.model.transcribe(audio, language=t.language, beam_size=t.beam_size,
-                                     vad_filter=False, condition_on_previous_text=False)
+                                     vad_filter=False, condition_on_previous_text=False,
+                                     initial_prompt=prompt)
     text = " ".join(s.text.strip() for s in segments).strip()
     return text, time.perf_counter() - t0
 
 
 async def bench_model(model: str, clips: list[dict[str, Any]], config: Any, frame_ms: int,
-                      verbose: bool) -> dict[str, Any]:
+                      verbose: bool, bias: Any = None) -> dict[str, Any]:
     from localvox.audio.base import SAMPLE_RATE
     from localvox.audio.wav import read_wav
     from localvox.bench.common import normalize_english, wer
@@ -129,6 +156,9 @@ async def bench_model(model: str, clips: list[dict[str, Any]], config: Any, fram
     t0 = time.perf_counter()
     t = load_transcriber(model, config)
     load_s = time.perf_counter() - t0
+    t.set_bias(bias)
+    if t.prompt.text:
+        print(f"  prompt ({len(t.prompt.tokens)} tokens): {t.prompt.text}")
     t.decode(read_wav(clips[0]["path"]))  # warm-up: first CTranslate2 call is slow
     frame = SAMPLE_RATE * frame_ms // 1000
     rows = []
@@ -268,10 +298,10 @@ def run(args: argparse.Namespace, config: Any) -> int:
     for model in models:
         print(f"decoding {len(clips)} clips with {model} ...", flush=True)
         results.append(asyncio.run(bench_model(model, clips, config, args.frame_ms,
-                                               args.verbose)))
+                                               args.verbose, bias_for(args.bias, config))))
     print()
     print_report(results)
-    write_json(args.json, {"bench": "asr", "frame_ms": args.frame_ms,
+    write_json(args.json, {"bench": "asr", "frame_ms": args.frame_ms, "bias": args.bias,
                            "threads": config.asr.threads, "compute_type": config.asr.compute_type,
                            "beam_size": config.asr.beam_size, "results": results})
     if args.plot:

@@ -134,10 +134,15 @@ class BaristaLLM:
         self.name = f"barista+{getattr(llm, 'name', 'llm')}"
 
     def _route(self, text: str) -> Any:
+        import json
+
+        from localvox.llm.base import ToolCall
+
         call = self.router.tool_call(text)
-        if call is None and self.pending:
-            # "a latte" after "which drink?": merge with what the first answer said
-            call = self.router.tool_call(f"{text} {describe_pending(self.pending)}")
+        if call is not None and self.pending:
+            # "a cappuccino" after "which drink?": the first answer's slots still count
+            args = {**self.pending, **json.loads(call.arguments)}
+            call = ToolCall(call.id, call.name, json.dumps(args))
         return call
 
     async def chat(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None,
@@ -184,17 +189,14 @@ class BaristaLLM:
         await self.llm.close()
 
 
-def describe_pending(pending: dict[str, Any]) -> str:
-    return " ".join(str(v) for k, v in pending.items() if v)
-
-
 def vocabulary(node: BaristaAgent, *, wake_word: str = "", question: str = "") -> Any:
     """The recogniser's vocabulary for this agent; ``question`` (the last reply) sets the focus."""
     from localvox.agent.vocab import focus_for, tool_vocabulary
 
     schemas = node.tools.get_schemas()
     sentences = node.tools.get_sentences()
-    return tool_vocabulary(schemas, sentences=sentences, wake_word=wake_word,
+    return tool_vocabulary(schemas, sentences=sentences, entities=node.tools.get_entities(),
+                           wake_word=wake_word,
                            focus=focus_for(question, schemas) if question else ())
 
 
@@ -217,5 +219,10 @@ def create_app(config: Any, *, llm: Any = None) -> Any:
         await session.start()
 
     app = App(setup)
-    app.barista = shared  # type: ignore[attr-defined]  # the bench reads the node's orders
+
+    def app_vocabulary(question: str = "", *, wake_word: str = "") -> Any:
+        node = shared.get("node") or BaristaAgent(llm=None)
+        return vocabulary(node, wake_word=wake_word, question=question)
+
+    app.vocabulary = app_vocabulary  # type: ignore[attr-defined]  # read by `localvox example`
     return app

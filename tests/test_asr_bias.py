@@ -1,0 +1,124 @@
+"""Tool-aware recognition: the tools' vocabulary as a bounded Whisper prompt (issue #17).
+
+Pure parts (priority, truncation with a notice, condensing value lists, prompt echoes,
+what a tool signature contributes, the per-turn focus) need no model; the model test
+checks that the prompt reaches Whisper on a real crowd-sourced coffee order.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import pytest
+
+from localvox.agent.tools import ToolRegistry, function_tool
+from localvox.agent.vocab import focus_for, tool_vocabulary
+from localvox.asr.bias import Bias, build_prompt, condense, echoes_prompt
+from localvox.bench.noise import shared_speech
+from tests.conftest import needs_models
+
+
+def words_encode(text: str) -> list[int]:
+    """A stand-in tokenizer: one token per word."""
+    return list(range(len(text.split())))
+
+
+def test_groups_fill_in_priority_order_and_the_first_group_ends_nearest_the_audio() -> None:
+    p = build_prompt(Bias.of(["latte"], ["small", "large"], ["hey jarvis"]), words_encode, 10)
+    assert p.text == "hey jarvis, large, small, latte."
+    assert p.dropped == 0 and p.notice is None
+
+
+def test_a_vocabulary_too_long_is_cut_by_priority_with_a_notice_never_an_error() -> None:
+    many = [f"name{i}" for i in range(500)]
+    p = build_prompt(Bias.of(["latte", "mocha"], many), words_encode, 20)
+    assert "latte" in p.text and "mocha" in p.text
+    assert len(p.tokens) <= 20 and p.dropped > 400
+    assert p.notice is not None and "left out" in p.notice
+
+
+def test_value_lists_are_condensed_to_the_phrases_that_add_a_word() -> None:
+    milk = ["milk", "skim milk", "a lot of milk", "a lot of skim milk", "some milk",
+            "some skim milk"]
+    assert condense(milk) == ["milk", "skim milk", "some milk", "a lot of milk"]
+
+
+def test_a_transcript_that_reads_the_prompt_back_is_an_echo() -> None:
+    prompt = "hey jarvis, large, small, latte."
+    assert echoes_prompt("Large, small, latte.", prompt)
+    assert not echoes_prompt("A large latte.", prompt)
+
+
+def test_the_vocabulary_comes_from_the_tool_signatures() -> None:
+    @function_tool
+    def call(contact: Annotated[str, {"examples": ["Ada Lovelace"]}],
+             line: Literal["mobile", "office"] = "mobile") -> str:
+        """Call someone.
+
+        Args:
+            contact: Who to call.
+        """
+        return "ok"
+
+    @function_tool
+    def weather(city: str = "") -> str:
+        """Weather.
+
+        Args:
+            city: The city, e.g. "Reykjavik" or "New Delhi".
+        """
+        return "ok"
+
+    reg = ToolRegistry()
+    reg.register(call)
+    reg.register(weather)
+    reg.add_entities("rooms", ["conservatory"])
+    bias = tool_vocabulary(reg.get_schemas(), entities=reg.get_entities(),
+                           wake_word="hey_jarvis")
+    closed, hints, wake = bias.groups
+    assert closed == ("mobile", "office")
+    assert set(hints) == {"Ada Lovelace", "Reykjavik", "New Delhi", "conservatory"}
+    assert wake == ("hey jarvis",)
+
+
+def test_a_question_puts_the_slot_it_asks_for_first() -> None:
+    from localvox.examples.barista import ASK_DRINK, BaristaAgent, vocabulary
+
+    node = BaristaAgent(llm=None)
+    schemas = node.tools.get_schemas()
+    assert focus_for("Which size would you like?", schemas)[:3] == ["small", "medium", "large"]
+    assert focus_for("Here is your latte.", schemas) == []
+    from typing import get_args
+
+    from localvox.examples.barista import CoffeeDrink
+
+    asked = vocabulary(node, question=ASK_DRINK)
+    assert asked.groups[0] == get_args(CoffeeDrink)  # the drinks, and only them, first
+    assert len(vocabulary(node).groups[0]) > len(get_args(CoffeeDrink))
+
+
+CLIP = shared_speech() / "intent" / "coffee" / "0075d273-51bb-47cb-b323-4437bd0de029.wav"
+
+
+@needs_models("whisper_tiny_en")
+def test_the_prompt_reaches_whisper_on_a_real_order() -> None:
+    """The first clip of the coffee set, labelled size "twelve ounce": tiny.en writes
+    "12-ounce" unprompted and the grammar's spelling with the barista's vocabulary."""
+    if not CLIP.is_file():
+        pytest.skip(f"{CLIP} not found")
+    from localvox.audio.wav import read_wav
+    from localvox.config import load_config
+    from localvox.examples.barista import BaristaAgent, vocabulary
+    from localvox.registry import create
+
+    asr = create("asr", "whisper", load_config(use_user_file=False))
+    audio = read_wav(CLIP)
+    try:
+        asr.set_bias(None)
+        plain = asr.decode(audio).text.lower()
+        assert asr.set_bias(vocabulary(BaristaAgent(llm=None))) is None  # it all fits
+        biased = asr.decode(audio).text.lower()
+    finally:
+        asr.set_bias(None)
+    assert "twelve ounce" not in plain
+    assert "twelve ounce" in biased and "light roast" in biased
