@@ -48,7 +48,12 @@ class AudioConfig:
 class WakeConfig:
     mode: str = "wake"
     model: str = "hey_jarvis"
+    backend: str = "two_stage"
     threshold: float = 0.5
+    first_threshold: float = 0.02
+    verifier_model: str = "whisper_tiny_en"
+    verify_window_s: float = 2.0
+    verify_match: float = 0.8
     refractory_s: float = 2.0
     follow_up_s: float = 5.0
 
@@ -208,6 +213,7 @@ class Config:
 
 _CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("wake", "mode"): ("wake", "ptt", "always"),
+    ("wake", "backend"): ("two_stage", "openwakeword"),
     ("vad", "backend"): ("silero", "webrtc"),
     ("asr", "backend"): ("whisper", "pulse"),
     ("llm", "backend"): ("llama_cpp", "openai"),

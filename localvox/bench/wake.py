@@ -1,52 +1,75 @@
-"""``localvox bench wake DIR``: wake word miss rate, false accepts per hour, detection delay.
+"""``localvox bench wake DIR``: wake word miss rate and false accepts, stage one vs two stages.
 
-DIR is the ``wake/`` folder made by ``scripts/make_eval_set.py`` (or its root): positives
-(the wake phrase, sometimes followed by a question, at various voices, speeds and noise)
-with ``manifest.json`` giving where each phrase ends, and negatives (long stretches of
-other speech, near-miss phrases included). Every file is fed in 32 ms frames through the
-configured detector (``[wake] model``, ``threshold``, ``refractory_s``) exactly as the
-turn engine feeds it, from a fresh ``reset()``.
+DIR is either a folder of real recordings laid out like ``../shared/speech`` (positives:
+``wake/<model>/``; negatives: every other folder of speech, played clean and under three
+noises; see ``localvox.bench.wake_set``), or a synthetic set from
+``scripts/make_eval_set.py`` (``wake/manifest.json``). ``--positives SET`` takes the
+positives from a synthetic set and the negatives from DIR's real speech (hey_jarvis: no
+human recordings of it exist here).
 
-* miss rate: positives with no detection between the phrase start and 2 s after its end;
-* detection delay: detection time minus the phrase end, in stream time (openWakeWord
-  scores every 80 ms, so this is quantised to 80 ms), plus the compute time;
-* false accepts per hour: detections on the negatives / their duration in hours.
+One run feeds every clip in 32 ms frames, as the turn engine does, through the two-stage
+detector (``localvox.wake.two_stage``) with stage one at ``[wake] first_threshold``. Every
+80 ms stage-one score is kept, so the same run gives:
 
-Every 80 ms score is kept, so the same run also sweeps the threshold (the miss / false
-accept trade-off the plot draws), with the refractory period applied as the detector does.
+* stage one alone at any threshold (refractory applied as the detector does);
+* both stages at the operating point (the detector's real detections), and swept over
+  the stage-one threshold (a check counts at threshold t when its stage-one score >= t);
+* miss rates at fixed false-accept rates. A rate r per hour allows floor(r * hours) false
+  accepts on the hours we have; below 1 per (hours) only "0 seen" can be said, with its
+  95% upper bound 3/hours per hour, which the table prints.
+
+Miss: no detection between the phrase start and 2 s after its end. Delay: detection
+stream time minus the phrase end (energy-based for real clips), plus the stage-two compute.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import math
 import time
 from pathlib import Path
 from typing import Any
 
 NAME = "wake"
-HELP = "wake word miss rate, false accepts per hour and detection delay on a labelled set"
+HELP = "wake word miss rate and false accepts per hour, stage one alone and two stages"
 
 HIT_WINDOW_S = 2.0
-SWEEP = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+SWEEP = tuple(round(0.01 * i, 2) for i in range(1, 10)) + tuple(
+    round(0.05 * i, 2) for i in range(2, 20)) + (0.97, 0.99)
+FA_TARGETS = (1.0, 0.1)
+POISSON_95 = (3.0, 4.74, 6.3, 7.75, 9.15)
+"""One-sided 95% upper bounds on a Poisson mean after seeing 0..4 events."""
+PUBLISHED = (("Porcupine (Picovoice, published)", 2.7), ("Snowboy (published)", 31.9),
+             ("PocketSphinx (published)", 52.0))
+"""Picovoice wake-word-benchmark, alexa, 10 dB noise, miss rate at 1 false alarm per 10 h."""
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("dir", nargs="?", default=None,
-                   help="wake set folder (default: scripts/make_eval_set.py's, user cache)")
+                   help="real recordings (../shared/speech layout; default: found next to "
+                        "the repository) or a synthetic set from scripts/make_eval_set.py")
     p.add_argument("--model", default=None, help="wake model id (default: [wake] model)")
+    p.add_argument("--positives", default=None, metavar="SET",
+                   help="take positives from this synthetic set (wake/manifest.json)")
     p.add_argument("--threshold", type=float, default=None,
-                   help="detection threshold (default: [wake] threshold)")
+                   help="stage-one-alone operating threshold (default: [wake] threshold)")
+    p.add_argument("--first-threshold", type=float, default=None,
+                   help="stage one's threshold in two stages (default: [wake] first_threshold)")
+    p.add_argument("--half", choices=("A", "B"), default=None,
+                   help="only this half of the real positives (even / odd in sorted order)")
+    p.add_argument("--every", type=int, default=1, metavar="N",
+                   help="use every Nth negative stream (a quicker, shorter run)")
     p.add_argument("--frame-ms", type=int, default=32)
 
 
-def load_set(directory: str | Path | None) -> tuple[Path, dict[str, Any]]:
+def load_synthetic(directory: str | Path) -> tuple[list[Any], list[Any]]:
+    """(positives, negatives) of a ``scripts/make_eval_set.py`` wake set."""
+    import json
+
+    from localvox.audio.wav import read_wav
+    from localvox.bench.wake_set import Clip
     from localvox.errors import LocalvoxError
 
-    if directory is None:
-        from localvox.config import xdg_dir
-
-        directory = xdg_dir("cache") / "eval"
     d = Path(directory)
     if (d / "wake").is_dir():
         d = d / "wake"
@@ -54,17 +77,46 @@ def load_set(directory: str | Path | None) -> tuple[Path, dict[str, Any]]:
     if not manifest.is_file():
         raise LocalvoxError(f"{d}: no wake manifest.json; make the set with "
                             "`.venv/bin/python scripts/make_eval_set.py`")
-    return d, json.loads(manifest.read_text(encoding="utf-8"))
+    m = json.loads(manifest.read_text(encoding="utf-8"))
+
+    def cond(row: dict[str, Any]) -> str:
+        return f"{row.get('noise') or 'clean'} {row['snr_db']:.0f} dB" if row.get("snr_db") \
+            else str(row.get("noise") or "clean")
+
+    pos = [Clip(r["file"], read_wav(d / "positive" / r["file"]), cond(r), r["phrase_start_s"],
+                r["phrase_end_s"], "A") for r in m["positive"]]
+    neg = [Clip(r["file"], read_wav(d / "negative" / r["file"]), cond(r), sources=[r["file"]])
+           for r in m["negative"]]
+    return pos, neg
 
 
-def feed_file(det: Any, audio: Any, frame: int) -> tuple[list[Any], list[tuple[float, float]],
-                                                          float]:
-    """Feed one clip from a fresh state: (detections, [(step end s, score)], compute s)."""
+def build_set(args: argparse.Namespace, model: str) -> Any:
+    from localvox.bench import wake_set
+    from localvox.errors import LocalvoxError
+
+    root = wake_set.speech_root(args.dir)
+    if root is None:
+        raise LocalvoxError("no ../shared/speech next to the repository: pass DIR")
+    if not wake_set.is_speech_root(root):       # a synthetic set: positives and negatives
+        pos, neg = load_synthetic(root)
+        return wake_set.WakeSet(pos, neg, sum(c.seconds for c in neg),
+                                f"synthetic set {root}")
+    positives = load_synthetic(args.positives)[0] if args.positives else None
+    s = wake_set.build(root, model, positives=positives)
+    if args.half:
+        s.positives = [c for c in s.positives if c.half == args.half]
+    if args.every > 1:
+        s.negatives = s.negatives[::args.every]
+        s.description += f"; every {args.every}th stream used"
+    return s
+
+
+def feed(det: Any, audio: Any, frame: int) -> dict[str, Any]:
+    """One clip from a fresh ``reset``: detections, stage-one scores, checks, compute."""
     from localvox.audio.base import SAMPLE_RATE
 
     det.reset()
-    detections, scores = [], []
-    busy = 0.0
+    dets, scores, busy = [], [], 0.0
     for i in range(0, len(audio), frame):
         block = audio[i:i + frame]
         end_s = (i + len(block)) / SAMPLE_RATE
@@ -72,9 +124,9 @@ def feed_file(det: Any, audio: Any, frame: int) -> tuple[list[Any], list[tuple[f
         d = det.process(block, end_s)
         busy += time.perf_counter() - t0
         if d is not None:
-            detections.append(d)
-        scores.append((end_s, float(getattr(det, "last_score", 0.0))))
-    return detections, scores, busy
+            dets.append(d)
+        scores.append((end_s, det.last_score))
+    return {"detections": dets, "scores": scores, "checks": list(det.checks), "busy_s": busy}
 
 
 def fires(scores: list[tuple[float, float]], threshold: float, refractory_s: float
@@ -87,138 +139,131 @@ def fires(scores: list[tuple[float, float]], threshold: float, refractory_s: flo
     return out
 
 
+def accepted(checks: list[Any], threshold: float, refractory_s: float) -> list[Any]:
+    """Accepted checks whose stage-one score reaches ``threshold``, refractory applied."""
+    out: list[Any] = []
+    for c in checks:
+        if c.verdict.accepted and c.first_score >= threshold \
+                and (not out or c.at_s - out[-1].at_s >= refractory_s):
+            out.append(c)
+    return out
+
+
+def _hit(c: Any, at_s: float) -> bool:
+    return c.phrase_start_s <= at_s <= c.phrase_end_s + HIT_WINDOW_S
+
+
+def curve(pos: list[dict[str, Any]], neg: list[dict[str, Any]], hours: float, refractory: float,
+          times: Any, thresholds: Any) -> list[dict[str, Any]]:
+    """Miss rate and false accepts for each threshold; ``times(run, t)`` gives firing times."""
+    out = []
+    for t in thresholds:
+        miss = sum(not any(_hit(r["clip"], at) for at in times(r, t)) for r in pos)
+        fa = sum(len(times(r, t)) for r in neg)
+        out.append({"threshold": t, "miss_rate": miss / max(1, len(pos)), "misses": miss,
+                    "false_accepts": fa, "false_accepts_per_hour": fa / hours if hours else math.nan})
+    return out
+
+
+def at_fa_rate(points: list[dict[str, Any]], per_hour: float, hours: float) -> dict[str, Any]:
+    """The lowest miss rate among points with at most floor(per_hour * hours) false accepts."""
+    allowed = math.floor(per_hour * hours + 1e-9)
+    ok = [p for p in points if p["false_accepts"] <= allowed]
+    best = min(ok, key=lambda p: (p["miss_rate"], -p["threshold"]), default=None)
+    seen = best["false_accepts"] if best else 0
+    return {"per_hour": per_hour, "allowed": allowed, "point": best,
+            "measurable": allowed >= 1,
+            "upper_bound_per_hour": POISSON_95[min(seen, 4)] / hours if hours else math.nan}
+
+
 def run(args: argparse.Namespace, config: Any) -> int:
     from localvox.audio.base import SAMPLE_RATE
-    from localvox.audio.wav import read_wav
-    from localvox.bench.common import percentile, table, write_json
-    from localvox.wake.openwakeword import create
+    from localvox.bench.wake_report import print_report, plot
+    from localvox.bench.common import percentile, write_json
+    from localvox.wake.two_stage import create
 
-    d, manifest = load_set(args.dir)
     model = args.model or config.wake.model
     threshold = config.wake.threshold if args.threshold is None else args.threshold
+    first = config.wake.first_threshold if args.first_threshold is None else args.first_threshold
     refractory = config.wake.refractory_s
-    det = create(config, model=model, threshold=threshold)
+    s = build_set(args, model)
+    det = create(config, model=model, threshold=first)
     frame = SAMPLE_RATE * args.frame_ms // 1000
+    t_start = time.perf_counter()
+    pos = [dict(feed(det, c.audio, frame), clip=c) for c in s.positives]
+    neg = [dict(feed(det, c.audio, frame), clip=c) for c in s.negatives]
+    det.close()
+    neg_s = sum(r["clip"].seconds for r in neg)
+    hours = neg_s / 3600
+    audio_s = neg_s + sum(r["clip"].seconds for r in pos)
 
-    pos_rows = []
-    busy_total = audio_total = 0.0
-    for row in manifest["positive"]:
-        audio = read_wav(d / "positive" / row["file"])
-        dets, scores, busy = feed_file(det, audio, frame)
-        busy_total += busy
-        audio_total += len(audio) / SAMPLE_RATE
-        start, end = row["phrase_start_s"], row["phrase_end_s"]
-        hits = [x for x in dets if start <= x.at_s <= end + HIT_WINDOW_S]
-        in_window = [s for at, s in scores if start <= at <= end + HIT_WINDOW_S]
-        pos_rows.append({
-            "file": row["file"], "voice": f"{row.get('engine', '')} {row.get('voice', '')}".strip(),
-            "noise": row.get("noise"), "snr_db": row.get("snr_db"),
-            "detected": bool(hits), "delay_s": hits[0].at_s - end if hits else None,
-            "score": hits[0].score if hits else None,
-            "max_score": max(in_window, default=0.0),
-            "other_detections": len(dets) - len(hits), "scores": scores})
-    neg_rows = []
-    neg_s = 0.0
-    for row in manifest["negative"]:
-        audio = read_wav(d / "negative" / row["file"])
-        dets, scores, busy = feed_file(det, audio, frame)
-        busy_total += busy
-        secs = len(audio) / SAMPLE_RATE
-        audio_total += secs
-        neg_s += secs
-        neg_rows.append({"file": row["file"], "seconds": secs, "noise": row.get("noise"),
-                         "false_accepts": [round(x.at_s, 2) for x in dets],
-                         "max_score": max((s for _, s in scores), default=0.0),
-                         "scores": scores})
-    close = getattr(det, "close", None)
-    if close is not None:
-        close()
+    def one(r: dict[str, Any], t: float) -> list[float]:
+        return fires(r["scores"], t, refractory)
 
-    n_pos = len(pos_rows)
-    misses = sum(not r["detected"] for r in pos_rows)
-    delays = [r["delay_s"] for r in pos_rows if r["delay_s"] is not None]
-    fa = sum(len(r["false_accepts"]) for r in neg_rows)
-    hours = neg_s / 3600.0
-    sweep = []
-    for th in sorted(set(SWEEP) | {threshold}):
-        miss = sum(not any(r_start <= at <= r_end + HIT_WINDOW_S
-                           for at in fires(r["scores"], th, refractory))
-                   for r, (r_start, r_end) in zip(
-                       pos_rows, [(m["phrase_start_s"], m["phrase_end_s"])
-                                  for m in manifest["positive"]]))
-        fas = sum(len(fires(r["scores"], th, refractory)) for r in neg_rows)
-        sweep.append({"threshold": th, "miss_rate": miss / max(1, n_pos),
-                      "false_accepts_per_hour": fas / hours if hours else float("nan")})
-    result = {
-        "bench": "wake", "model": model, "threshold": threshold, "refractory_s": refractory,
-        "positives": n_pos, "misses": misses, "miss_rate": misses / max(1, n_pos),
-        "delay_p50_s": percentile(delays, 50), "delay_p95_s": percentile(delays, 95),
-        "delay_max_s": max(delays, default=float("nan")),
-        "negative_hours": hours, "false_accepts": fa,
-        "false_accepts_per_hour": fa / hours if hours else float("nan"),
-        "compute_rtf": busy_total / audio_total if audio_total else float("nan"),
-        "sweep": sweep,
-        "positive_rows": [{k: v for k, v in r.items() if k != "scores"} for r in pos_rows],
-        "negative_rows": [{k: v for k, v in r.items() if k != "scores"} for r in neg_rows],
+    def two(r: dict[str, Any], t: float) -> list[float]:
+        return [c.at_s for c in accepted(r["checks"], t, refractory)]
+
+    grid1 = sorted(set(SWEEP) | {threshold, first})
+    grid2 = [t for t in grid1 if t >= first]
+    curves = {"stage one": curve(pos, neg, hours, refractory, one, grid1),
+              "two stages": curve(pos, neg, hours, refractory, two, grid2)}
+    checks = [c for r in pos + neg for c in r["checks"]]
+    check_s = [c.verdict.seconds for c in checks]
+
+    def rows(sel: list[dict[str, Any]], times: Any, t: float, delay_extra: bool) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, keep in (("all", lambda c: True), ("clean", lambda c: c.condition == "clean"),
+                          ("noisy", lambda c: c.condition != "clean"),
+                          ("half A", lambda c: c.half == "A"), ("half B", lambda c: c.half == "B")):
+            part = [r for r in sel if keep(r["clip"])]
+            if part:
+                miss = sum(not any(_hit(r["clip"], at) for at in times(r, t)) for r in part)
+                out[key] = {"n": len(part), "misses": miss, "miss_rate": miss / len(part)}
+        delays = []
+        for r in sel:
+            hits = [c for c in r["checks"] if c.verdict.accepted and _hit(r["clip"], c.at_s)] \
+                if delay_extra else []
+            at = next((a for a in times(r, t) if _hit(r["clip"], a)), None)
+            if at is not None:
+                extra = hits[0].verdict.seconds if hits else 0.0
+                delays.append(at - r["clip"].phrase_end_s + extra)
+        out["delay_p50_s"] = percentile(delays, 50)
+        out["delay_p95_s"] = percentile(delays, 95)
+        return out
+
+    result: dict[str, Any] = {
+        "bench": "wake", "model": model, "set": s.description,
+        "stage_one_threshold": threshold, "first_threshold": first, "refractory_s": refractory,
+        "verifier": {"model": config.wake.verifier_model, "window_s": config.wake.verify_window_s,
+                     "match": config.wake.verify_match},
+        "positives": len(pos), "negative_hours": hours,
+        "distinct_negative_minutes": s.unique_negative_s / 60,
+        "operating": {
+            "stage one": dict(rows(pos, one, threshold, False),
+                              false_accepts=sum(len(one(r, threshold)) for r in neg)),
+            "two stages": dict(rows(pos, two, first, True),
+                               false_accepts=sum(len(r["detections"]) for r in neg))},
+        "at_fa_rate": {name: [at_fa_rate(c, r, hours) for r in FA_TARGETS]
+                       for name, c in curves.items()},
+        "curves": curves, "published": [{"system": n, "miss_rate_pct": m} for n, m in PUBLISHED],
+        "checks": len(checks), "check_p50_s": percentile(check_s, 50),
+        "check_p95_s": percentile(check_s, 95),
+        "compute_rtf": sum(r["busy_s"] for r in pos + neg) / audio_s if audio_s else math.nan,
+        "wall_s": time.perf_counter() - t_start,
+        "false_accept_rows": [
+            {"stream": r["clip"].name, "at_s": round(c.at_s, 2), "first_score": c.first_score,
+             "accepted": c.verdict.accepted, "heard": c.verdict.heard,
+             "similarity": c.verdict.score}
+            for r in neg for c in r["checks"] if c.first_score >= first],
+        "positive_rows": [
+            {"clip": r["clip"].name, "condition": r["clip"].condition, "half": r["clip"].half,
+             "stage_one_max": max((sc for at, sc in r["scores"] if _hit(r["clip"], at)),
+                                  default=0.0),
+             "detected": any(_hit(r["clip"], d.at_s) for d in r["detections"]),
+             "heard": [c.verdict.heard for c in r["checks"]]} for r in pos],
     }
-    print(table(["figure", "value"], [
-        ["model", model], ["threshold", threshold],
-        ["positives", n_pos],
-        ["miss rate", f"{100 * result['miss_rate']:.1f}% ({misses}/{n_pos})"],
-        ["detection delay p50", f"{1000 * result['delay_p50_s']:.0f} ms after phrase end"],
-        ["detection delay p95", f"{1000 * result['delay_p95_s']:.0f} ms"],
-        ["negatives", f"{60 * hours:.1f} min of speech and noise"],
-        ["false accepts", fa],
-        ["false accepts / hour", f"{result['false_accepts_per_hour']:.2f}"],
-        ["compute (RTF)", f"{result['compute_rtf']:.4f} ({100 * result['compute_rtf']:.2f}% of a core)"],
-    ], title=f"wake word: {model}"))
-    missed = [r for r in pos_rows if not r["detected"]]
-    if missed:
-        print()
-        print(table(["missed positive", "voice", "noise", "max score"],
-                    [[r["file"], r["voice"], f"{r['noise']} {r['snr_db'] or ''}".strip(),
-                      f"{r['max_score']:.2f}"] for r in missed]))
-    fas_rows = [r for r in neg_rows if r["false_accepts"]]
-    if fas_rows:
-        print()
-        print(table(["negative with false accept", "at (s)"],
-                    [[r["file"], ", ".join(map(str, r["false_accepts"]))] for r in fas_rows]))
-    print()
-    print(table(["threshold", "miss rate", "FA/hour"],
-                [[s["threshold"], f"{100 * s['miss_rate']:.1f}%",
-                  f"{s['false_accepts_per_hour']:.2f}"] for s in sweep],
-                title="threshold sweep (same scores)"))
+    print_report(result)
     write_json(args.json, result)
     if args.plot:
-        plot(result, pos_rows, args.plot)
+        plot(result, args.plot)
     return 0
-
-
-def plot(result: dict[str, Any], pos_rows: list[dict[str, Any]], path: str) -> None:
-    from localvox.bench.common import figure, save_figure
-
-    fig, ax = figure(1, 3, size=(15, 4.5))
-    a0, a1, a2 = ax[0]
-    sw = result["sweep"]
-    a0.plot([s["false_accepts_per_hour"] for s in sw], [100 * s["miss_rate"] for s in sw], "o-")
-    for s in sw:
-        a0.annotate(f"{s['threshold']:.2f}", (s["false_accepts_per_hour"], 100 * s["miss_rate"]),
-                    fontsize=7)
-    a0.axhline(100 * result["miss_rate"], color="gray", lw=0.5)
-    a0.set_xlabel("false accepts per hour")
-    a0.set_ylabel("miss rate %")
-    a0.set_title(f"{result['model']}: threshold trade-off")
-    delays = [1000 * r["delay_s"] for r in pos_rows if r["delay_s"] is not None]
-    a1.hist(delays, bins=12)
-    a1.set_xlabel("detection delay after phrase end (ms)")
-    a1.set_ylabel("positives")
-    a1.set_title("detection delay")
-    for r in pos_rows[:12]:
-        if r["scores"]:
-            a2.plot([t for t, _ in r["scores"]], [s for _, s in r["scores"]], lw=0.8)
-    a2.axhline(result["threshold"], color="red", ls="--", lw=0.8, label="threshold")
-    a2.set_xlabel("stream time (s)")
-    a2.set_ylabel("score")
-    a2.set_title("score traces (first 12 positives)")
-    a2.legend()
-    save_figure(fig, path)

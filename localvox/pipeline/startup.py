@@ -72,7 +72,7 @@ async def load_input(config: "Config", notices: list[Notice], *, need_wake: bool
     def create() -> dict[str, Any]:
         vad = registry.create("vad", config.vad.backend, config)
         asr = registry.create("asr", config.asr.backend, config)
-        wake = registry.create("wake", "openwakeword", config) \
+        wake = registry.create("wake", config.wake.backend, config) \
             if _needs_wake(config, need_wake) else None
         return {"vad": vad, "asr": asr, "wake": wake}
 

@@ -230,7 +230,7 @@ class OpenWakeWordDetector:
 
 
 def create(config: "Config", *, model: str | None = None, threshold: float | None = None,
-           **kw: Any) -> OpenWakeWordDetector:
+           refractory_s: float | None = None, **kw: Any) -> OpenWakeWordDetector:
     """Build the detector named by ``[wake] model`` from the model packs."""
     from localvox.modelpacks import resolve_model
 
@@ -241,6 +241,6 @@ def create(config: "Config", *, model: str | None = None, threshold: float | Non
         resolve_model("oww_embedding", config),
         name=model_id,
         threshold=config.wake.threshold if threshold is None else threshold,
-        refractory_s=config.wake.refractory_s,
+        refractory_s=config.wake.refractory_s if refractory_s is None else refractory_s,
         **kw,
     )
