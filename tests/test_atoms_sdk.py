@@ -512,3 +512,17 @@ def test_the_status_bar_names_the_server_the_agent_uses(monkeypatch: pytest.Monk
         assert active_label() == "openai:gpt-4o-mini"
     finally:
         set_active_config(None)
+
+
+async def test_client_sampling_settings_go_with_each_call() -> None:
+    class Records(ScriptedLLM):
+        async def chat(self, messages, tools=None, *, stream=True, **kw):
+            self.requests.append(kw)
+            yield ChatChunk(content="ok")
+
+    llm = Records()
+    client = LLMClient(llm=llm, temperature=0.0, max_tokens=40)
+    [c async for c in client.chat([{"role": "user", "content": "hi"}], max_tokens=10)]
+    assert llm.requests == [{"temperature": 0.0, "max_tokens": 10}]
+    with pytest.raises(TypeError):
+        LLMClient(llm=llm, top_k=3)     # an unknown setting is an error, not ignored
