@@ -110,6 +110,7 @@ def launch(app: "App", args: argparse.Namespace, config: "Config", *,
 
     set_active_config(config, llm_chosen=_llm_chosen(config))
     name = name or Path(sys.argv[0]).stem or "agent"
+    _log_to_file()
     serve = getattr(args, "serve", None)
     if serve:
         host, port = _host_port(serve)
@@ -307,6 +308,32 @@ async def _serve(app: "App", host: str, port: int) -> int:
 
 
 # -- helpers -------------------------------------------------------------------------------
+
+def _log_to_file() -> Path | None:
+    """Tracebacks of user code (a tool that raised, a failing node) go to a log file.
+
+    Why: the screen gets one readable line per failure (a notice); without a handler,
+    Python's last-resort handler printed each traceback on stderr, over the TUI or
+    between the lines of ``--text``.
+    """
+    import logging
+
+    from localvox.config import xdg_dir
+
+    root = logging.getLogger()
+    if root.handlers:                 # the embedding program configured logging itself
+        return None
+    path = xdg_dir("state") / "agent.log"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handler: logging.Handler = logging.FileHandler(path, encoding="utf-8")
+    except OSError:
+        handler, path = logging.NullHandler(), None
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.addHandler(handler)
+    root.setLevel(logging.WARNING)
+    return path
+
 
 def _label(engine: Any) -> None:
     """The status bar names the LLM the agent's client really uses (OPENAI_* may differ
