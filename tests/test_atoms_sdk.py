@@ -561,3 +561,28 @@ def test_user_code_failures_are_one_line_each_and_tracebacks_go_to_the_log(
     assert proc.stdout.count("[fatal: KeyError in a.generate_response: 'oops in my node']") == 2
     log = (tmp_path / "state" / "localvox" / "agent.log").read_text(encoding="utf-8")
     assert "RuntimeError: database down" in log and "KeyError: 'oops in my node'" in log
+
+
+async def test_a_tool_run_outside_a_reply_is_not_held() -> None:
+    from localvox.agent import RunContext, Session, ToolRegistry, function_tool
+    from localvox.agent import OutputAgentNode
+
+    class Out(OutputAgentNode):
+        async def generate_response(self):
+            yield "x"
+
+    @function_tool()
+    def ping() -> str:
+        """Ping."""
+        return "pong"
+
+    session = Session()
+    session.add_node(Out("out"))
+    await session.start()
+    AppAgent(session)                     # installs the session's tool gate
+    registry = ToolRegistry()
+    registry.register(ping)
+    results = await asyncio.wait_for(registry.execute(
+        tool_calls=[ToolCall("p", "ping", "")], context=RunContext(session=session)), 2)
+    assert results[0].content == "pong"
+    await session.close()

@@ -155,6 +155,7 @@ class AppAgent(SessionAgent):
         self.reply_timeout_s = reply_timeout_s
         self._released: set[str] = set()
         self._waiting: dict[str, asyncio.Event] = {}
+        self._responding = False
         session.tool_gate = self._gate
 
     def can_speculate(self, text: str) -> bool:
@@ -165,8 +166,8 @@ class AppAgent(SessionAgent):
             isinstance(n, BackgroundAgentNode) for n in nodes)
 
     async def _gate(self, call: Any) -> None:
-        if call.id in self._released:
-            return
+        if not self._responding or call.id in self._released:
+            return          # outside a reply (a timer, a background node): nothing to hold
         event = self._waiting.setdefault(call.id, asyncio.Event())
         await event.wait()
 
@@ -179,6 +180,7 @@ class AppAgent(SessionAgent):
     async def respond(self, text: str) -> AsyncIterator[ReplyPiece]:
         pieces = super().respond(text).__aiter__()
         self._released.clear()
+        self._responding = True
         try:
             while True:
                 try:
@@ -197,6 +199,7 @@ class AppAgent(SessionAgent):
                 if isinstance(piece, ToolStarted):
                     self._release(piece.call_id)   # the engine took it: the guess is confirmed
         finally:
+            self._responding = False
             await pieces.aclose()
 
 
