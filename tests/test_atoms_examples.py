@@ -194,7 +194,9 @@ async def test_listing_answers_a_spoken_turn(name: str, config: Any, parts: Any,
 @pytest.mark.parametrize("name", ["minimal_agent", "weather_agent", "bank_agent"])
 async def test_listing_answers_a_typed_turn(name: str, config: Any, parts: Any,
                                             tmp_path: Path) -> None:
-    line = {"minimal_agent": "Say hello to me.", "weather_agent": "What's the weather in Paris?",
+    # (SmolLM2-135M answered "Say hello to me." with a line of emoji once: nothing to speak)
+    line = {"minimal_agent": "What is the capital of France?",
+            "weather_agent": "What's the weather in Paris?",
             "bank_agent": "Hello, who am I speaking to?"}[name]
     events = await _typed(name, config, parts, tmp_path, line)
     replies = [e.text for e in _of(events, "ReplyDone")]
@@ -205,7 +207,7 @@ async def test_listing_answers_a_typed_turn(name: str, config: Any, parts: Any,
         assert finished[0].result == "The weather in paris is sunny, 72°F"
         assert replies[0] == ("One moment while I check that for you. "
                               "The weather in paris is sunny, 72°F")
-    assert _reply_audio(tmp_path / f"{name}-typed.wav") > 0.005
+    assert _reply_audio(tmp_path / f"{name}-typed.wav") > 0.005, (replies, events)
 
 
 async def test_cold_transfer_listing_by_typing(config: Any, parts: Any, tmp_path: Path) -> None:

@@ -512,3 +512,77 @@ def test_the_status_bar_names_the_server_the_agent_uses(monkeypatch: pytest.Monk
         assert active_label() == "openai:gpt-4o-mini"
     finally:
         set_active_config(None)
+
+
+async def test_client_sampling_settings_go_with_each_call() -> None:
+    class Records(ScriptedLLM):
+        async def chat(self, messages, tools=None, *, stream=True, **kw):
+            self.requests.append(kw)
+            yield ChatChunk(content="ok")
+
+    llm = Records()
+    client = LLMClient(llm=llm, temperature=0.0, max_tokens=40)
+    [c async for c in client.chat([{"role": "user", "content": "hi"}], max_tokens=10)]
+    assert llm.requests == [{"temperature": 0.0, "max_tokens": 10}]
+    with pytest.raises(TypeError):
+        LLMClient(llm=llm, top_k=3)     # an unknown setting is an error, not ignored
+
+
+def test_user_code_failures_are_one_line_each_and_tracebacks_go_to_the_log(
+        tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    agent = _write(tmp_path, (
+        "from localvox.atoms.agent.nodes import OutputAgentNode\n"
+        "from localvox.atoms.agent.server import AtomsApp\n"
+        "from localvox.atoms.agent.tools import ToolRegistry, function_tool\n"
+        "from localvox.atoms.agent.clients.types import ToolCall\n"
+        "class A(OutputAgentNode):\n"
+        "    def __init__(self):\n"
+        "        super().__init__(name='a')\n"
+        "        self.tools = ToolRegistry()\n        self.tools.discover(self)\n"
+        "    @function_tool()\n    def boom(self) -> str:\n"
+        "        '''Boom.'''\n        raise RuntimeError('database down')\n"
+        "    async def generate_response(self):\n"
+        "        r = await self.tools.execute(tool_calls=[ToolCall('x', 'boom', '')])\n"
+        "        yield 'The tool said: ' + r[0].content\n"
+        "        raise KeyError('oops in my node')\n"
+        "async def on_start(session):\n    session.add_node(A())\n    await session.start()\n"
+        "AtomsApp(setup_handler=on_start).run()\n"))
+    env = dict(os.environ, XDG_STATE_HOME=str(tmp_path / "state"),
+               PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
+    proc = subprocess.run([sys.executable, str(agent), "--chat"], input="hi\nagain\n",
+                          capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
+    assert proc.stdout.count("[tool error: boom failed: database down]") == 2  # both turns
+    assert proc.stdout.count("[fatal: KeyError in a.generate_response: 'oops in my node']") == 2
+    log = (tmp_path / "state" / "localvox" / "agent.log").read_text(encoding="utf-8")
+    assert "RuntimeError: database down" in log and "KeyError: 'oops in my node'" in log
+
+
+async def test_a_tool_run_outside_a_reply_is_not_held() -> None:
+    from localvox.agent import RunContext, Session, ToolRegistry, function_tool
+    from localvox.agent import OutputAgentNode
+
+    class Out(OutputAgentNode):
+        async def generate_response(self):
+            yield "x"
+
+    @function_tool()
+    def ping() -> str:
+        """Ping."""
+        return "pong"
+
+    session = Session()
+    session.add_node(Out("out"))
+    await session.start()
+    AppAgent(session)                     # installs the session's tool gate
+    registry = ToolRegistry()
+    registry.register(ping)
+    results = await asyncio.wait_for(registry.execute(
+        tool_calls=[ToolCall("p", "ping", "")], context=RunContext(session=session)), 2)
+    assert results[0].content == "pong"
+    await session.close()

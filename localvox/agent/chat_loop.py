@@ -61,7 +61,7 @@ async def chat_loop(app: "App", stdin: Any = None, stdout: Any = None) -> int:
                 if isinstance(e, (ev.ResponseChunk, ev.Speak)):
                     show(e.text)
                 elif isinstance(e, ev.ToolCallError):
-                    show(f"\n[tool {e.name} failed: {e.error.splitlines()[0]}]\n")
+                    show(f"\n[tool error: {e.error.splitlines()[0]}]\n")
                 elif isinstance(e, ev.ErrorEvent):
                     show(f"\n[{e.severity}: {e.message.splitlines()[0]}]")
                 elif isinstance(e, ev.TransferCall):

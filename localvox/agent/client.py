@@ -121,11 +121,16 @@ class LLMClient:
         api_key: a key for that server (also selects it, like ``OPENAI_API_KEY``).
         base_url: the server (default ``OPENAI_BASE_URL``, else OpenAI's).
         llm: use this backend as is (tests, or an LLM you built yourself).
+        temperature / max_tokens: sampling settings for this client's calls.
     """
 
     def __init__(self, model: str | None = None, api_key: str | None = None, *,
-                 base_url: str | None = None, llm: Any = None, **_ignored: Any) -> None:
+                 base_url: str | None = None, llm: Any = None,
+                 temperature: float | None = None, max_tokens: int | None = None) -> None:
         self.model = model
+        self.defaults: dict[str, Any] = {k: v for k, v in (
+            ("temperature", temperature), ("max_tokens", max_tokens)) if v is not None}
+        """Per-client sampling settings, sent with every ``chat`` (a call's own win)."""
         config = _config()
         if llm is not None:
             self.llm, self.source = llm, f"the given LLM ({getattr(llm, 'name', 'llm')})"
@@ -166,7 +171,8 @@ class LLMClient:
     def chat(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None,
              *, stream: bool = True, **overrides: Any) -> ChatStream:
         """The reply as a :class:`ChatStream` of ``ChatChunk`` (``content``, ``tool_calls``)."""
-        return ChatStream(self._chat(list(messages), tools, stream, overrides))
+        return ChatStream(self._chat(list(messages), tools, stream,
+                                     {**self.defaults, **overrides}))
 
     async def _chat(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None,
                     stream: bool, overrides: dict[str, Any]) -> AsyncIterator[ChatChunk]:

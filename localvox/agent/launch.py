@@ -110,6 +110,7 @@ def launch(app: "App", args: argparse.Namespace, config: "Config", *,
 
     set_active_config(config, llm_chosen=_llm_chosen(config))
     name = name or Path(sys.argv[0]).stem or "agent"
+    _log_to_file()
     serve = getattr(args, "serve", None)
     if serve:
         host, port = _host_port(serve)
@@ -154,6 +155,7 @@ class AppAgent(SessionAgent):
         self.reply_timeout_s = reply_timeout_s
         self._released: set[str] = set()
         self._waiting: dict[str, asyncio.Event] = {}
+        self._responding = False
         session.tool_gate = self._gate
 
     def can_speculate(self, text: str) -> bool:
@@ -164,8 +166,8 @@ class AppAgent(SessionAgent):
             isinstance(n, BackgroundAgentNode) for n in nodes)
 
     async def _gate(self, call: Any) -> None:
-        if call.id in self._released:
-            return
+        if not self._responding or call.id in self._released:
+            return          # outside a reply (a timer, a background node): nothing to hold
         event = self._waiting.setdefault(call.id, asyncio.Event())
         await event.wait()
 
@@ -178,6 +180,7 @@ class AppAgent(SessionAgent):
     async def respond(self, text: str) -> AsyncIterator[ReplyPiece]:
         pieces = super().respond(text).__aiter__()
         self._released.clear()
+        self._responding = True
         try:
             while True:
                 try:
@@ -196,6 +199,7 @@ class AppAgent(SessionAgent):
                 if isinstance(piece, ToolStarted):
                     self._release(piece.call_id)   # the engine took it: the guess is confirmed
         finally:
+            self._responding = False
             await pieces.aclose()
 
 
@@ -326,6 +330,32 @@ async def _serve(app: "App", host: str, port: int) -> int:
 
 
 # -- helpers -------------------------------------------------------------------------------
+
+def _log_to_file() -> Path | None:
+    """Tracebacks of user code (a tool that raised, a failing node) go to a log file.
+
+    Why: the screen gets one readable line per failure (a notice); without a handler,
+    Python's last-resort handler printed each traceback on stderr, over the TUI or
+    between the lines of ``--text``.
+    """
+    import logging
+
+    from localvox.config import xdg_dir
+
+    root = logging.getLogger()
+    if root.handlers:                 # the embedding program configured logging itself
+        return None
+    path = xdg_dir("state") / "agent.log"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handler: logging.Handler = logging.FileHandler(path, encoding="utf-8")
+    except OSError:
+        handler, path = logging.NullHandler(), None
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.addHandler(handler)
+    root.setLevel(logging.WARNING)
+    return path
+
 
 def _label(engine: Any) -> None:
     """The status bar names the LLM the agent's client really uses (OPENAI_* may differ
