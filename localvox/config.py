@@ -134,6 +134,7 @@ class PipelineConfig:
     barge_in_min_ms: int = 160
     speculative: bool = True
     trace_path: str = ""
+    audio_worker: bool = True
 
 
 @dataclass

@@ -3,7 +3,7 @@
 Each scripted turn is one spoken question (``localvox.bench.turnset``: the Piper fixtures,
 tool and chat questions in the configured Piper voice, and real people from
 ``../shared/speech``), played in real time into the same ``TurnEngine`` the app uses
-(configured models, ``--llm-model`` to swap the LLM, ``--no-wake``), with a fresh agent
+(configured models; the global ``--llm-model`` flag swaps the LLM; ``--no-wake``), with a fresh agent
 session per turn so every turn sees the same context. Voice-to-voice latency is measured
 from the *true* end of the user's speech -- the phrase's last sample, mapped onto the
 engine's clock -- to the first reply sample handed to the sink.
@@ -61,8 +61,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--speech", default=None, help="the real-speech folder (../shared/speech)")
     p.add_argument("--sources", default="piper,real",
                    help="turn sources: piper (fixtures + synthesised), real (default both)")
-    p.add_argument("--llm-model", default=None,
-                   help="LLM model id or path for this run (default: [llm] model)")
     p.add_argument("--no-baseline", action="store_true", help="skip the sequential baseline")
 
 
@@ -245,8 +243,6 @@ async def _bench(args: argparse.Namespace, config: Any) -> dict[str, Any]:
 
     config = copy.deepcopy(config)
     config.wake.mode = "always"
-    if args.llm_model:
-        config.llm.model = args.llm_model
     print(f"loading models ({config.asr.model}, {config.tts.voice}, {config.llm.model}) ...",
           flush=True)
     parts = await load_parts(config, need_wake=False)

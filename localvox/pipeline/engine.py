@@ -32,6 +32,7 @@ import numpy as np
 from localvox.audio.base import AudioFrame, AudioSink, AudioSource
 from localvox.errors import LocalvoxError
 from localvox.pipeline.agent_port import AgentPort
+from localvox.pipeline.audio_worker import AudioWorker, ProcessedFrame
 from localvox.pipeline.bus import EventBus
 from localvox.pipeline.clock import EngineClock, InputPacer
 from localvox.pipeline.events import (FinalTranscript, MicLevel, Notice, PartialTranscript,
@@ -119,6 +120,8 @@ class TurnEngine:
         self._stopping = False
         self._ended = False
         self._loader: SpeechLoader | None = None
+        self.audio_worker: AudioWorker | None = None
+        """Per-frame DSP in a worker thread (``audio_worker.attach``); None: on the loop."""
 
     # --- the listening stages live in the listener; these keep the constructor's names ----
 
@@ -335,8 +338,9 @@ class TurnEngine:
 
     async def _consume_source(self) -> str:
         assert self.source is not None
+        worker = self.audio_worker
         try:
-            async for frame in self.source.frames():
+            async for frame in (worker.frames() if worker else self.source.frames()):
                 if self._stopping:
                     break
                 if self.opts.hold_input_while_replying:
@@ -352,7 +356,11 @@ class TurnEngine:
         self._frame_count += 1
         if self._muted:
             return
-        if self.cleaner is not None:
+        done = frame if isinstance(frame, ProcessedFrame) else None   # the worker's results
+        if done is not None and self.audio_worker is not None \
+                and self.audio_worker.new_error(done):
+            self._notice(done.error)
+        if self.cleaner is not None and done is None:
             frame = AudioFrame(self.cleaner.clean(frame.samples, frame.start_s), frame.start_s)
         if self._frame_count % max(1, self.opts.level_every) == 0:
             self._emit(MicLevel(frame.rms(), float(np.max(np.abs(frame.samples), initial=0.0))))
@@ -361,13 +369,13 @@ class TurnEngine:
         full_duplex = self.cleaner is not None and getattr(self.cleaner, "full_duplex", False)
 
         if speaking and not full_duplex:
-            prob = lis.probability(frame.samples)
+            prob = self._probability(frame, done)
             lis.ring.append((frame, prob))
             await self._watch_barge_in(frame, prob)
             return
         if state == TurnState.SLEEPING:
             lis.ring.append((frame, 0.0))
-            det = lis.detect_wake(frame)
+            det = lis.detect_wake(frame) if done is None else done.wake
             if det is not None:
                 self._emit(WakeDetected(det.name, float(det.score), float(det.at_s)))
                 self._awake_until = now + self.opts.follow_up_s
@@ -377,7 +385,7 @@ class TurnEngine:
             return
         if state == TurnState.IDLE:
             return
-        prob = lis.probability(frame.samples)
+        prob = self._probability(frame, done)
         lis.ring.append((frame, prob))
         if speaking and full_duplex:
             await self._watch_barge_in(frame, prob)
@@ -390,6 +398,15 @@ class TurnEngine:
                 and self._reply is None:
             lis.reset_wake()
             self._set_state(TurnState.SLEEPING)
+
+    def _probability(self, frame: AudioFrame, done: ProcessedFrame | None) -> float:
+        """The VAD probability: the worker's, or computed here without a worker. (A frame
+        the worker scored before a state change has none: 0.0, counted as late.)"""
+        if done is None:
+            return self.listener.probability(frame.samples)
+        if self.audio_worker is not None and self.audio_worker.needs_fallback(done):
+            return 0.0
+        return float(done.prob or 0.0)
 
     async def _handle_seg(self, decisions: list[Any], frame: AudioFrame | None,
                           prob: float = 0.0, *, was_in_speech: bool = False) -> None:
