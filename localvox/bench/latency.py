@@ -62,6 +62,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sources", default="piper,real",
                    help="turn sources: piper (fixtures + synthesised), real (default both)")
     p.add_argument("--no-baseline", action="store_true", help="skip the sequential baseline")
+    p.add_argument("--audio-worker", choices=("on", "off", "both"), default="on",
+                   help="per-frame DSP in the audio worker thread (on), on the event loop "
+                        "(off), or each turn played both ways for the stall column (both)")
 
 
 @dataclass
@@ -79,6 +82,8 @@ class TurnResult:
     source: str = "piper"
     stall_ms: float | None = None
     """The event loop's longest stall while this turn ran (loop-lag probe)."""
+    stall_no_worker_ms: float | None = None
+    """The same turn with the per-frame DSP on the loop (``--audio-worker both``)."""
 
 
 class LoopProbe:
@@ -256,9 +261,14 @@ async def _bench(args: argparse.Namespace, config: Any) -> dict[str, Any]:
     if not args.no_baseline:
         await baseline_turn(config, parts, llm, clips[0], plain)
     results: list[TurnResult] = []
+    config.pipeline.audio_worker = args.audio_worker != "off"
+    loop_config = copy.deepcopy(config)
+    loop_config.pipeline.audio_worker = False
     for i in range(args.turns):
         clip = clips[i % len(clips)]
         r = await engine_turn(config, parts, llm, clip)
+        if args.audio_worker == "both":
+            r.stall_no_worker_ms = (await engine_turn(loop_config, parts, llm, clip)).stall_ms
         if not args.no_baseline:
             r.baseline_ms, r.baseline_stages_ms = await baseline_turn(config, parts, llm,
                                                                       clip, plain)
@@ -267,6 +277,7 @@ async def _bench(args: argparse.Namespace, config: Any) -> dict[str, Any]:
         v2v = f"{r.voice_to_voice_ms:.0f} ms" if r.voice_to_voice_ms is not None else "no reply"
         print(f"turn {i + 1:2d}/{args.turns} {r.kind:4s} {r.source:5s} {v2v:>9}{base}  "
               f"stall {r.stall_ms:.0f} ms  "
+              f"{'(loop DSP ' + format(r.stall_no_worker_ms, '.0f') + ' ms) ' if r.stall_no_worker_ms is not None else ''}"
               f"{'[spec ' + r.speculative + '] ' if r.speculative else ''}"
               f"{r.transcript[:40]!r} -> {r.reply[:40]!r}", flush=True)
     await llm.close()
@@ -285,6 +296,10 @@ def _rows(results: list[TurnResult]) -> dict[str, Any]:
     stalls = [r.stall_ms for r in results if r.stall_ms is not None]
     rows["event-loop stall (longest)"] = {"p50": percentile(stalls, 50),
                                           "p95": percentile(stalls, 95)}
+    before = [r.stall_no_worker_ms for r in results if r.stall_no_worker_ms is not None]
+    if before:
+        rows["  same, DSP on the loop"] = {"p50": percentile(before, 50),
+                                           "p95": percentile(before, 95)}
     for key in ("silence", "transcribe", "generate", "synthesize"):
         vals = [r.baseline_stages_ms[key] for r in results if r.baseline_stages_ms]
         if vals:
@@ -302,6 +317,7 @@ def summarize(results: list[TurnResult], config: Any) -> dict[str, Any]:
         "config": {"asr": config.asr.model, "tts": config.tts.voice, "llm": config.llm.model,
                    "speculative": config.pipeline.speculative,
                    "smart_turn": config.endpoint.smart_turn,
+                   "audio_worker": config.pipeline.audio_worker,
                    "complete_silence_ms": config.endpoint.complete_silence_ms,
                    "baseline_silence_ms": config.endpoint.default_silence_ms},
         "turns": [asdict(r) for r in results],
