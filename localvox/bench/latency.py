@@ -49,6 +49,7 @@ STAGES = (("endpoint", "endpoint wait"), ("final_transcript", "final transcript"
 LEAD_S = 0.6
 TAIL_S = 2.0
 PROBE_S = 0.005
+IDLE_FLOOR_S = 5.0
 KINDS = ("tool", "chat")
 
 
@@ -260,6 +261,13 @@ async def _bench(args: argparse.Namespace, config: Any) -> dict[str, Any]:
         await engine_turn(config, parts, llm, clip)
     if not args.no_baseline:
         await baseline_turn(config, parts, llm, clips[0], plain)
+    # The machine's own floor: the longest stall of an idle loop (only the probe running).
+    # On a loaded machine the OS alone stalls the loop this long; turn stalls below it say
+    # nothing about the engine.
+    floor = LoopProbe()
+    floor.start()
+    await asyncio.sleep(IDLE_FLOOR_S)
+    idle_stall = await floor.stop()
     results: list[TurnResult] = []
     config.pipeline.audio_worker = args.audio_worker != "off"
     loop_config = copy.deepcopy(config)
@@ -281,7 +289,9 @@ async def _bench(args: argparse.Namespace, config: Any) -> dict[str, Any]:
               f"{'[spec ' + r.speculative + '] ' if r.speculative else ''}"
               f"{r.transcript[:40]!r} -> {r.reply[:40]!r}", flush=True)
     await llm.close()
-    return summarize(results, config)
+    summary = summarize(results, config)
+    summary["idle_loop_stall_ms"] = idle_stall
+    return summary
 
 
 def _rows(results: list[TurnResult]) -> dict[str, Any]:
@@ -301,7 +311,7 @@ def _rows(results: list[TurnResult]) -> dict[str, Any]:
         rows["  same, DSP on the loop"] = {"p50": percentile(before, 50),
                                            "p95": percentile(before, 95)}
     for key in ("silence", "transcribe", "generate", "synthesize"):
-        vals = [r.baseline_stages_ms[key] for r in results if r.baseline_stages_ms]
+        vals = [r.baseline_stages_ms[key] for r in results if key in r.baseline_stages_ms]
         if vals:
             rows[f"baseline: {key}"] = {"p50": percentile(vals, 50), "p95": percentile(vals, 95)}
     if base:
@@ -339,6 +349,10 @@ def print_table(summary: dict[str, Any]) -> None:
             print(f"{label:<34}{fmt(row['p50'])}{fmt(row['p95'])}")
         if block["ratio_p50"] is not None:
             print(f"{'ratio engine / baseline (p50)':<34}{block['ratio_p50']:8.2f}")
+    if summary.get("idle_loop_stall_ms") is not None:
+        print(f"\nidle loop (probe only, {IDLE_FLOOR_S:.0f} s): longest stall "
+              f"{summary['idle_loop_stall_ms']:.0f} ms -- the machine's floor under its "
+              "current load")
     spec = summary["speculation"]
     print(f"\nspeculation used {spec['used']}, discarded {spec['discarded']}.  "
           f"Config: {summary['config']}")
