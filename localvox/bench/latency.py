@@ -3,7 +3,7 @@
 Each scripted turn is one spoken question (``localvox.bench.turnset``: the Piper fixtures,
 tool and chat questions in the configured Piper voice, and real people from
 ``../shared/speech``), played in real time into the same ``TurnEngine`` the app uses
-(configured models, ``--llm-model`` to swap the LLM, ``--no-wake``), with a fresh agent
+(configured models; the global ``--llm-model`` flag swaps the LLM; ``--no-wake``), with a fresh agent
 session per turn so every turn sees the same context. Voice-to-voice latency is measured
 from the *true* end of the user's speech -- the phrase's last sample, mapped onto the
 engine's clock -- to the first reply sample handed to the sink.
@@ -49,6 +49,7 @@ STAGES = (("endpoint", "endpoint wait"), ("final_transcript", "final transcript"
 LEAD_S = 0.6
 TAIL_S = 2.0
 PROBE_S = 0.005
+IDLE_FLOOR_S = 5.0
 KINDS = ("tool", "chat")
 
 
@@ -62,6 +63,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sources", default="piper,real",
                    help="turn sources: piper (fixtures + synthesised), real (default both)")
     p.add_argument("--no-baseline", action="store_true", help="skip the sequential baseline")
+    p.add_argument("--audio-worker", choices=("on", "off", "both"), default="on",
+                   help="per-frame DSP in the audio worker thread (on), on the event loop "
+                        "(off), or each turn played both ways for the stall column (both)")
 
 
 @dataclass
@@ -79,6 +83,8 @@ class TurnResult:
     source: str = "piper"
     stall_ms: float | None = None
     """The event loop's longest stall while this turn ran (loop-lag probe)."""
+    stall_no_worker_ms: float | None = None
+    """The same turn with the per-frame DSP on the loop (``--audio-worker both``)."""
 
 
 class LoopProbe:
@@ -255,10 +261,22 @@ async def _bench(args: argparse.Namespace, config: Any) -> dict[str, Any]:
         await engine_turn(config, parts, llm, clip)
     if not args.no_baseline:
         await baseline_turn(config, parts, llm, clips[0], plain)
+    # The machine's own floor: the longest stall of an idle loop (only the probe running).
+    # On a loaded machine the OS alone stalls the loop this long; turn stalls below it say
+    # nothing about the engine.
+    floor = LoopProbe()
+    floor.start()
+    await asyncio.sleep(IDLE_FLOOR_S)
+    idle_stall = await floor.stop()
     results: list[TurnResult] = []
+    config.pipeline.audio_worker = args.audio_worker != "off"
+    loop_config = copy.deepcopy(config)
+    loop_config.pipeline.audio_worker = False
     for i in range(args.turns):
         clip = clips[i % len(clips)]
         r = await engine_turn(config, parts, llm, clip)
+        if args.audio_worker == "both":
+            r.stall_no_worker_ms = (await engine_turn(loop_config, parts, llm, clip)).stall_ms
         if not args.no_baseline:
             r.baseline_ms, r.baseline_stages_ms = await baseline_turn(config, parts, llm,
                                                                       clip, plain)
@@ -267,10 +285,13 @@ async def _bench(args: argparse.Namespace, config: Any) -> dict[str, Any]:
         v2v = f"{r.voice_to_voice_ms:.0f} ms" if r.voice_to_voice_ms is not None else "no reply"
         print(f"turn {i + 1:2d}/{args.turns} {r.kind:4s} {r.source:5s} {v2v:>9}{base}  "
               f"stall {r.stall_ms:.0f} ms  "
+              f"{'(loop DSP ' + format(r.stall_no_worker_ms, '.0f') + ' ms) ' if r.stall_no_worker_ms is not None else ''}"
               f"{'[spec ' + r.speculative + '] ' if r.speculative else ''}"
               f"{r.transcript[:40]!r} -> {r.reply[:40]!r}", flush=True)
     await llm.close()
-    return summarize(results, config)
+    summary = summarize(results, config)
+    summary["idle_loop_stall_ms"] = idle_stall
+    return summary
 
 
 def _rows(results: list[TurnResult]) -> dict[str, Any]:
@@ -285,8 +306,12 @@ def _rows(results: list[TurnResult]) -> dict[str, Any]:
     stalls = [r.stall_ms for r in results if r.stall_ms is not None]
     rows["event-loop stall (longest)"] = {"p50": percentile(stalls, 50),
                                           "p95": percentile(stalls, 95)}
+    before = [r.stall_no_worker_ms for r in results if r.stall_no_worker_ms is not None]
+    if before:
+        rows["  same, DSP on the loop"] = {"p50": percentile(before, 50),
+                                           "p95": percentile(before, 95)}
     for key in ("silence", "transcribe", "generate", "synthesize"):
-        vals = [r.baseline_stages_ms[key] for r in results if r.baseline_stages_ms]
+        vals = [r.baseline_stages_ms[key] for r in results if key in r.baseline_stages_ms]
         if vals:
             rows[f"baseline: {key}"] = {"p50": percentile(vals, 50), "p95": percentile(vals, 95)}
     if base:
@@ -302,6 +327,7 @@ def summarize(results: list[TurnResult], config: Any) -> dict[str, Any]:
         "config": {"asr": config.asr.model, "tts": config.tts.voice, "llm": config.llm.model,
                    "speculative": config.pipeline.speculative,
                    "smart_turn": config.endpoint.smart_turn,
+                   "audio_worker": config.pipeline.audio_worker,
                    "complete_silence_ms": config.endpoint.complete_silence_ms,
                    "baseline_silence_ms": config.endpoint.default_silence_ms},
         "turns": [asdict(r) for r in results],
@@ -323,6 +349,10 @@ def print_table(summary: dict[str, Any]) -> None:
             print(f"{label:<34}{fmt(row['p50'])}{fmt(row['p95'])}")
         if block["ratio_p50"] is not None:
             print(f"{'ratio engine / baseline (p50)':<34}{block['ratio_p50']:8.2f}")
+    if summary.get("idle_loop_stall_ms") is not None:
+        print(f"\nidle loop (probe only, {IDLE_FLOOR_S:.0f} s): longest stall "
+              f"{summary['idle_loop_stall_ms']:.0f} ms -- the machine's floor under its "
+              "current load")
     spec = summary["speculation"]
     print(f"\nspeculation used {spec['used']}, discarded {spec['discarded']}.  "
           f"Config: {summary['config']}")

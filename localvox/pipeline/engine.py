@@ -39,6 +39,7 @@ from localvox.audio.base import AudioFrame, AudioSink, AudioSource
 from localvox.errors import LocalvoxError
 from localvox.pipeline.agent_port import AgentPort, SaidText
 from localvox.pipeline.announce import Announcer
+from localvox.pipeline.audio_worker import AudioWorker, ProcessedFrame
 from localvox.pipeline.clock import EngineClock, InputPacer
 from localvox.pipeline.engine_parts import EngineParts
 from localvox.pipeline.events import (FinalTranscript, MicLevel, PartialTranscript,
@@ -113,6 +114,8 @@ class TurnEngine(EngineParts):
         self._turn_seq = 0
         self._frame_count = 0
         self._stopping = self._ended = False
+        self.audio_worker: AudioWorker | None = None
+        """Per-frame DSP in a worker thread (``audio_worker.attach``); None: on the loop."""
 
     @property
     def _utt(self) -> Utterance | None:
@@ -286,8 +289,9 @@ class TurnEngine(EngineParts):
 
     async def _consume_source(self) -> str:
         assert self.source is not None
+        worker = self.audio_worker
         try:
-            async for frame in self.source.frames():
+            async for frame in (worker.frames() if worker else self.source.frames()):
                 if self._stopping:
                     break
                 if self.opts.fast_input:
@@ -303,14 +307,18 @@ class TurnEngine(EngineParts):
         self._frame_count += 1
         if self._muted:
             return
-        if self.cleaner is not None:
+        done = frame if isinstance(frame, ProcessedFrame) else None   # the worker's results
+        if done is not None and self.audio_worker is not None \
+                and self.audio_worker.new_error(done):
+            self._notice(done.error)
+        if self.cleaner is not None and done is None:
             frame = AudioFrame(self.cleaner.clean(frame.samples, frame.start_s), frame.start_s)
         if self._frame_count % max(1, self.opts.level_every) == 0:
             self._emit(MicLevel(frame.rms(), float(np.max(np.abs(frame.samples), initial=0.0))))
         state, lis = self._turn_state, self.listener
         if state == TurnState.SLEEPING:
             lis.ring.append((frame, 0.0))
-            det = lis.detect_wake(frame)
+            det = lis.detect_wake(frame) if done is None else done.wake
             if det is not None:
                 self._emit(WakeDetected(det.name, float(det.score), float(det.at_s)))
                 lis.reset_vad()
@@ -318,7 +326,7 @@ class TurnEngine(EngineParts):
             return
         if state == TurnState.IDLE:
             return
-        prob = lis.probability(frame.samples)
+        prob = self._probability(frame, done)
         lis.ring.append((frame, prob))
         if state == TurnState.SPEAKING:
             await self._watch_barge_in(frame, prob)
@@ -329,6 +337,15 @@ class TurnEngine(EngineParts):
         if self._turn_state == TurnState.LISTENING and self._profile is Profile.WAKE \
                 and now >= self._window_until:
             self._apply(TurnEvent.WINDOW_CLOSED)
+
+    def _probability(self, frame: AudioFrame, done: ProcessedFrame | None) -> float:
+        """The VAD probability: the worker's, or computed here without a worker. (A frame
+        the worker scored before a state change has none: 0.0, counted as late.)"""
+        if done is None:
+            return self.listener.probability(frame.samples)
+        if self.audio_worker is not None and self.audio_worker.needs_fallback(done):
+            return 0.0
+        return float(done.prob or 0.0)
 
     async def _handle_seg(self, decisions: list[Any], frame: AudioFrame | None,
                           prob: float = 0.0, *, was_in_speech: bool = False) -> None:

@@ -150,6 +150,10 @@ async def build_engine(config: "Config", *, input_path: str | None = None,
         options=options, trace=TraceWriter(path), cleaner=cleaner,
         labels={"llm": f"{config.llm.backend}:{config.llm.model}"})
     engine.startup_notices.extend(notices)
+    if source is not None and config.pipeline.audio_worker:
+        from localvox.pipeline.audio_worker import attach
+
+        attach(engine)                      # per-frame DSP off the event loop
     if parts is None:
         # Without a microphone there is nothing to listen with: only the voice loads.
         engine.load_speech(progressive_stages(config, listen=source is not None))

@@ -425,7 +425,7 @@ def create(config: "Config", **kw: object) -> Endpointer:
         else:
             threads = config.endpoint.smart_turn_threads
             args["judge"] = smart_turn.ThreadJudge(
-                lambda: smart_turn.SmartTurn(path, threads=threads))
+                lambda: smart_turn.SmartTurn(path, threads=threads), key=(str(path), threads))
     args.update(kw)
     ep = Endpointer(config.endpoint, **args)
     ep.notice = notice

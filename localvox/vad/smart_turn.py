@@ -134,19 +134,40 @@ class _FutureVerdict:
         self._future.cancel()
 
 
+_POOL: concurrent.futures.ThreadPoolExecutor | None = None
+_LOADED: dict[tuple[str, int], "concurrent.futures.Future[Any]"] = {}
+_POOL_LOCK = threading.Lock()
+
+
+def _pool() -> concurrent.futures.ThreadPoolExecutor:
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = concurrent.futures.ThreadPoolExecutor(max_workers=1,
+                                                          thread_name_prefix="smart-turn")
+        return _POOL
+
+
 class ThreadJudge:
     """Runs the detector in one worker thread (the live loop: the frame loop never waits).
 
     ``load`` builds the detector; it runs first, in that same thread, so creating the ONNX
     session never blocks the event loop either (a request made before it is done queues
-    behind it). One thread: the endpointer asks at most once per silence run.
+    behind it). One thread per process, shared by every judge, and one loaded model per
+    ``key``: an engine per session (or per benchmark turn) costs no reload.
     """
 
-    def __init__(self, load: "Callable[[], TurnDetector]", name: str = "smart-turn") -> None:
+    def __init__(self, load: "Callable[[], TurnDetector]", name: str = "smart-turn",
+                 key: tuple[str, int] | None = None) -> None:
         self.name = name
-        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1,
-                                                           thread_name_prefix="smart-turn")
-        self._detector = self._pool.submit(load)
+        self._pool = _pool()
+        with _POOL_LOCK:
+            future = _LOADED.get(key) if key is not None else None
+            if future is None or (future.done() and future.exception() is not None):
+                future = self._pool.submit(load)
+                if key is not None:
+                    _LOADED[key] = future
+        self._detector = future
 
     @property
     def detector(self) -> "TurnDetector":
@@ -158,7 +179,7 @@ class ThreadJudge:
             lambda: self._detector.result().probability(audio)))
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        """Nothing to release: the thread and the model are shared by the process."""
 
 
 class _TimedVerdict:
