@@ -30,10 +30,14 @@ A voice agent in a few lines::
         await session.start()
         await session.wait_until_complete()
 
-    app = App(setup)
+    app = App(setup)          # or App(setup_handler=setup)
+    app.run()                 # the TUI, --text, --input/--output WAV, --serve HOST:PORT
+
+The same SDK under the Atoms SDK's import paths: ``localvox.atoms.agent.*``.
 """
 
-from localvox.agent.app import App, SetupHandler
+from localvox.agent.app import App, SetupError, SetupHandler
+from localvox.agent.client import ChatStream, LLMClient
 from localvox.agent.context import ContextManager
 from localvox.agent.events import (EndCall, ErrorEvent, Event, Interrupt, LLMRequest, Ready,
                                    ResponseChunk, ResponseEnd, ResponseStart, Speak,
@@ -47,7 +51,7 @@ from localvox.agent.tools import (RunContext, ToolArgumentError, ToolInfo, ToolR
                                   validate_arguments)
 
 __all__ = [
-    "App", "SetupHandler", "Session", "EventStream", "SessionClosedError",
+    "App", "SetupHandler", "SetupError", "LLMClient", "ChatStream", "Session", "EventStream", "SessionClosedError",
     "Node", "OutputAgentNode", "BackgroundAgentNode", "ContextManager",
     "function_tool", "is_function_tool", "get_tool_info", "ToolInfo", "ToolRegistry",
     "ToolResult", "RunContext", "ToolArgumentError", "validate_arguments",

@@ -188,7 +188,10 @@ class AppAgent(SessionAgent):
                 except StopAsyncIteration:
                     return
                 except TimeoutError:
-                    names = ", ".join(n.name for n in self.session.nodes) or "the agent"
+                    from localvox.agent.nodes import OutputAgentNode
+
+                    names = ", ".join(n.name for n in self.session.nodes
+                                      if isinstance(n, OutputAgentNode)) or "the agent"
                     yield AgentNotice("warning", f"{names} produced nothing for "
                                       f"{self.reply_timeout_s:g} s (a node awaiting forever?); "
                                       "this reply was cut off")
