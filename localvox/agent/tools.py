@@ -34,7 +34,7 @@ import logging
 import time
 import types
 import typing
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -260,6 +260,13 @@ class ToolRegistry:
 
     def get_schemas(self) -> list[dict[str, Any]]:
         return [tool.info.schema() for tool in self._tools.values()]
+
+    def subset(self, names: Iterable[str]) -> "ToolRegistry":
+        """A registry offering only ``names`` (same tools, timeout and emit callback)."""
+        view = ToolRegistry(timeout_s=self.timeout_s, emit=self.emit)
+        wanted = set(names)
+        view._tools = {n: t for n, t in self._tools.items() if n in wanted}
+        return view
 
     async def execute(self, calls: Sequence[ToolCall], parallel: bool = True, *,
                       context: RunContext | None = None,
