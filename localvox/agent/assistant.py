@@ -92,7 +92,8 @@ class AssistantNode(OutputAgentNode):
         try:
             await self.llm.warm(self.system_messages(), self.offered_schemas())
         except LocalvoxError as exc:
-            await self._report(exc, None, "warm")  # one line now; each turn says it again
+            # the turn that needs the model says it (one line); routed turns still work
+            log.info("the LLM is not ready: %s", exc)
         except Exception:  # noqa: BLE001 - warming is an optimisation, the turn reports
             log.warning("warming the LLM failed", exc_info=True)
 
