@@ -106,6 +106,7 @@ class LlmConfig:
     max_tokens: int = 160
     spoken_max_sentences: int = 3
     spoken_max_chars: int = 320
+    tool_call_bias: float = 3.0
     base_url: str = "http://127.0.0.1:8080/v1"
     api_key_env: str = "OPENAI_API_KEY"
     remote_model: str = "local"

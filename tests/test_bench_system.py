@@ -27,6 +27,6 @@ def test_system_bench_measures_in_a_child(tmp_path, capsys):
     assert run["wake_frames"] >= 60                        # ~94 frames of 32 ms in 3 s
     assert 0 <= run["idle_cpu_pct"] < 200
     checks = data["targets_met"]
-    assert checks["rss"] == (data["rss_all_models_mb"] <= 1024)
+    assert checks["rss"] == (data["rss_all_models_mb"] <= 2048)
     assert rc == (0 if all(checks.values()) else 1)
     assert "cold start to listening" in out and (tmp_path / "s.png").stat().st_size > 5000

@@ -55,7 +55,8 @@ def test_bank_example_by_voice_asks_to_verify_and_audits_the_call(tmp_path: Path
               "How much did I spend on Amazon since January 2024?")
     proc = _run_example(tmp_path, "bank", "--today", "2025-06-30",
                         "--bank-db", str(tmp_path / "bank.db"),
-                        "--audit-db", str(tmp_path / "audit.db"))
+                        "--audit-db", str(tmp_path / "audit.db"),
+                        "--llm-model", "smollm2_135m")  # the deterministic policy's wording
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert any("wake word: hey_jarvis" in line for line in lines), proc.stdout

@@ -97,3 +97,10 @@ def test_cap_is_never_exceeded_even_with_the_closing_period():
         shaper = SpokenFilter(max_sentences=3, max_chars=cap)
         said = _feed(shaper, words, 7)
         assert len(said) <= cap and said.endswith(".")
+
+
+def test_extra_closing_braces_after_a_bare_call_are_not_spoken():
+    parser = ToolCallParser()
+    raw = '{"name": "add_note", "arguments": {"text": "bored"}}}}'
+    assert _feed(parser, raw, 3) == ""
+    assert [c.name for c in parser.calls] == ["add_note"]

@@ -5,11 +5,11 @@
 * ``hybrid`` (``auto`` with llama_cpp): each user turn goes through
   :class:`~localvox.agent.intent.IntentRouter` first -- instant and 95-100% right on the
   bundled tool sets. A match runs the tool and its own sentence is the reply. What the
-  router does not match goes to the LLM *with every tool offered* (built-ins and user
-  ``@function_tool``s) when the model calls tools natively (Qwen2.5's ``<tool_call>``
-  template), so "is it jacket weather in Oslo?" still reaches ``get_weather``; a model
-  without native calling (SmolLM2, Gemma 3) gets the turn without tools, as plain
-  conversation -- the deterministic fallback.
+  router does not match goes to the LLM with the user's ``@function_tool``s offered
+  (the tools without templates) when the model calls tools natively (Qwen2.5's
+  ``<tool_call>`` template); the built-ins stay with the router (see
+  ``offered_schemas``). A model without native calling (SmolLM2, Gemma 3) gets the turn
+  without tools, as plain conversation -- the deterministic fallback.
 * ``intent``: router first, then the LLM without tools (the old default).
 * ``native``: the model's own function calling for every turn (``openai`` backend).
 
@@ -93,7 +93,8 @@ class AssistantNode(OutputAgentNode):
         try:
             await self.llm.warm(self.system_messages(), self.offered_schemas())
         except LocalvoxError as exc:
-            await self._report(exc, None, "warm")  # one line now; each turn says it again
+            # the turn that needs the model says it (one line); routed turns still work
+            log.info("the LLM is not ready: %s", exc)
         except Exception:  # noqa: BLE001 - warming is an optimisation, the turn reports
             log.warning("warming the LLM failed", exc_info=True)
 
@@ -119,14 +120,22 @@ class AssistantNode(OutputAgentNode):
         return [m for m in self.context.messages[:1] if m["role"] == "system"]
 
     def offered_schemas(self) -> list[dict[str, Any]] | None:
-        """The tools the LLM is offered in hybrid/native mode (all registered ones)."""
+        """The tools the LLM is offered: every tool in native mode; in hybrid mode the ones
+        the router has no templates for (user ``@function_tool``s). The built-ins stay the
+        router's: offered all 13 built-in schemas, the 1.5B called a tool on "I'm bored."
+        and "How many legs does a spider have?" (bench chat), while the router is 95-100%
+        right on them and never calls one on chit-chat."""
         if self.tool_mode == "intent" or not len(self.registry):
             return None
-        return self.registry.get_schemas()
+        schemas = self.registry.get_schemas()
+        if self.tool_mode == "hybrid":
+            schemas = [t for t in schemas
+                       if t.get("function", t)["name"] not in self.router.builtin]
+        return schemas or None
 
     async def native_tools(self) -> bool:
-        """Does this turn's LLM call get the tools? (asked once; the model decides)."""
-        if self.tool_mode == "intent" or not len(self.registry):
+        """Does this turn's LLM call get tools? (asked once; the model's template decides)."""
+        if self.offered_schemas() is None:
             return False
         if self._native is None:
             self._native = self.tool_mode == "native" or await self.llm.supports_tools()
@@ -162,13 +171,19 @@ class AssistantNode(OutputAgentNode):
                                           max_chars=cfg.spoken_max_chars)
         if await self.native_tools():
             agent = self.config.agent
+            offered = self.registry if self.tool_mode == "native" else self._user_registry()
             source = self.run_llm_with_tools(
-                self.llm, self.registry, max_rounds=agent.max_tool_rounds,
+                self.llm, offered, max_rounds=agent.max_tool_rounds,
                 holding_phrase=agent.holding_phrase, holding_after_ms=agent.holding_after_ms)
         else:
             source = self._stream(self.llm.chat(self.context.messages))
         async for chunk in shaped(source, shaper, self.config.agent.holding_phrase):
             yield chunk
+
+    def _user_registry(self) -> ToolRegistry:
+        """The registry restricted to the tools offered in hybrid mode (same callables)."""
+        return self.registry.subset(t.get("function", t)["name"]
+                                    for t in self.offered_schemas() or [])
 
     async def _stream(self, stream: AsyncIterator[Any]) -> AsyncIterator[str]:
         try:

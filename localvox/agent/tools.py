@@ -34,7 +34,7 @@ import logging
 import time
 import types
 import typing
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -293,6 +293,16 @@ class ToolRegistry:
         """Tool name -> ``SentenceSpec`` for the tools that declare ``sentences=``."""
         return {name: t.info.sentences for name, t in self._tools.items()
                 if t.info.sentences is not None}
+
+    def subset(self, names: Iterable[str]) -> "ToolRegistry":
+        """A registry offering only ``names`` (same tools, timeout, emit callback, owner
+        and entity lists)."""
+        view = ToolRegistry(timeout_s=self.timeout_s, emit=self.emit)
+        wanted = set(names)
+        view._tools = {n: t for n, t in self._tools.items() if n in wanted}
+        view._owner = self._owner
+        view._entities = dict(self._entities)
+        return view
 
     async def execute(self, calls: Sequence[ToolCall] | None = None, parallel: bool = True, *,
                       context: RunContext | None = None, emit: Emit | None = None,

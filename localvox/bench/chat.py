@@ -47,6 +47,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--conversations", default=str(DATA / "chat_conversations.jsonl"))
     p.add_argument("--tool-prompts", default=str(DATA / "user_tool_prompts.jsonl"))
     p.add_argument("--no-user-tools", action="store_true", help="skip the user-tool set")
+    p.add_argument("--user-tools-only", action="store_true",
+                   help="only the user-tool set (no conversations)")
     p.add_argument("--limit", type=int, default=0, help="only the first N conversations")
     p.add_argument("--verbose", "-v", action="store_true", help="print every wrong reply")
 
@@ -206,6 +208,8 @@ def run(args: argparse.Namespace, config: Any) -> int:
     convs = load_conversations(args.conversations)
     if args.limit:
         convs = convs[: args.limit]
+    if args.user_tools_only:
+        convs = []
     rows = []
     if not args.no_user_tools:
         rows = [json.loads(ln) for ln in Path(args.tool_prompts).read_text(
@@ -216,20 +220,21 @@ def run(args: argparse.Namespace, config: Any) -> int:
         cfg.llm.model = model
         print(f"{model}: {len(convs)} conversations ...", flush=True)
         with tempfile.TemporaryDirectory() as tmp:
-            res = asyncio.run(_run_conversations(cfg, convs, Path(tmp), args.verbose))
+            res = asyncio.run(_run_conversations(cfg, convs, Path(tmp), args.verbose)) \
+                if convs else {}
             if rows:
                 print(f"{model}: {len(rows)} user-tool prompts ...", flush=True)
                 res["user_tools"] = asyncio.run(_run_user_tools(cfg, rows, Path(tmp),
                                                                 args.verbose))
         out["models"][model] = res
-    print(table(["figure"] + models, _rows(out, models),
+    print(table(["figure"] + models, _rows(out, models) if convs else _tool_rows(out, models),
                 title=f"bench chat: {len(convs)} conversations through the default assistant "
                       f"(tool_mode={config.llm.tool_mode}, threads={config.llm.threads})"))
     for model in models:
         if model in ANCHORS:
             print(f"  anchor {model}: {ANCHORS[model]} (30 conversations, unloaded CPU)")
     write_json(args.json, out)
-    if args.plot:
+    if args.plot and convs:
         plot(out, models, args.plot)
     return 0
 
@@ -253,7 +258,12 @@ def _rows(out: dict[str, Any], models: list[str]) -> list[list[Any]]:
              ["tokens/s p95"] + [r["tokens_per_s_p95"] for r in res],
              ["LLM turns measured"] + [r["llm_turns"] for r in res],
              ["load + warm-up (s)"] + [r["load_and_warm_s"] for r in res]]
-    tools = [r.get("user_tools") for r in res]
+    return rows + _tool_rows(out, models)
+
+
+def _tool_rows(out: dict[str, Any], models: list[str]) -> list[list[Any]]:
+    rows: list[list[Any]] = []
+    tools = [out["models"][m].get("user_tools") for m in models]
     if any(t is not None for t in tools):
         rows.append(["user tools, native calling"] +
                     [f"{t['right']}/{t['prompts']} ({100 * t['accuracy']:.0f}%)" if t else "-"

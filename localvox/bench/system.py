@@ -7,17 +7,22 @@ Each figure is measured in a fresh child process (``python -m localvox.bench.sys
   ``StateChanged`` into sleeping/listening -- interpreter start, imports, loading VAD,
   ASR, TTS and wake word models, their warm-up decode, and opening the agent -- the same
   ``build_engine`` the runner and the terminal app use. Measured ``--runs`` times.
-* resident memory with every default model loaded: after the engine is listening the
-  child also loads the LLM (it is otherwise loaded lazily) and reads its RSS; the peak
-  RSS (``ru_maxrss``) is reported beside it.
+* resident memory with every default model loaded: the assistant starts loading the LLM
+  in the background as soon as it opens (load + system prompt and tool schemas into the
+  KV cache, in the LLM's worker thread); after the engine is listening the child waits
+  for that to finish ("LLM ready") and reads its RSS; the peak RSS (``ru_maxrss``) is
+  reported beside it.
 * CPU while idle listening for the wake word: the engine's source is a real-time
   "microphone" producing faint room noise (plus hum) at the configured frame size, so
   every frame goes through the wake word path (``WakeDetector.process``) as it would with
   no one speaking. Process CPU time (user + system, all threads) over ``--idle-s`` of
   wall time, as a percentage of one core.
 
-Targets on this machine (issue 7): <= 1 GB RSS, <= 10 % of one core idle, <= 3 s to
-listening. The table says which are met; the exit status is 1 if any is not.
+Targets on this machine (issues 7 and 16): <= 2 GB RSS with every default model loaded
+(the default LLM is now Qwen2.5-Coder 1.5B, 1.1 GB), <= 10 % of one core idle, <= 3 s to
+listening with the LLM still loading behind it (typed and spoken turns are accepted at
+once and answered when it is ready). The table says which are met; the exit status is 1
+if any is not.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ from typing import Any, AsyncIterator
 NAME = "system"
 HELP = "resident memory, idle CPU while waiting for the wake word, cold start to listening"
 
-TARGET_RSS_MB = 1024.0
+TARGET_RSS_MB = 2048.0
 TARGET_IDLE_CPU = 10.0
 TARGET_COLD_S = 3.0
 
@@ -108,7 +113,9 @@ async def child_main(config: Any, idle_s: float, load_llm: bool) -> dict[str, An
     from localvox.pipeline.factory import build_engine, open_agent
 
     out: dict[str, Any] = {"t_imports": time.time()}
-    llm = None
+    from localvox.llm.base import LLMBase
+
+    llm: Any = LLMBase()  # --no-llm: an agent whose model never loads
     if load_llm:
         from localvox.agent.assistant import create_llm
 
@@ -127,10 +134,13 @@ async def child_main(config: Any, idle_s: float, load_llm: bool) -> dict[str, An
             break
     print(f"LISTENING {out['t_listening']:.6f}", flush=True)
     out["rss_listening_mb"], _ = _rss_mb()
-    if llm is not None and hasattr(llm, "load"):
+    if load_llm:
+        # the agent began warming the model when it opened; this waits for that (the
+        # worker runs one job at a time) and is then a no-op: the prefix is cached
         t0 = time.perf_counter()
-        await asyncio.to_thread(llm.load)
+        await llm.warm()
         out["llm_load_s"] = time.perf_counter() - t0
+        out["t_llm_ready"] = time.time()
     out["rss_all_models_mb"], out["rss_peak_mb"] = _rss_mb()
 
     async def drain() -> None:
@@ -250,8 +260,11 @@ def run(args: argparse.Namespace, config: Any) -> int:
          "", None],
     ]
     if "llm_load_s" in first:
-        rows.append(["  LLM load after listening (lazy)", f"{first['llm_load_s']:.2f} s", "",
-                     None])
+        ready = percentile([r["t_llm_ready"] - r["t_listening"] + r["cold_start_s"]
+                            for r in runs if "t_llm_ready" in r], 50)
+        rows.append(["  LLM ready (background load + prompt cache), from spawn",
+                     f"{ready:.2f} s", "", None])
+        rows.append(["  of which after listening", f"{first['llm_load_s']:.2f} s", "", None])
     rows.append(["threads while idle", first.get("threads", "-"), "", None])
     print(table(["figure", "measured", "target", "met"], rows,
                 title=f"system: wake={config.wake.model} asr={config.asr.model} "

@@ -72,7 +72,7 @@ class LlamaCppLLM:
 
     def __init__(self, model_path: Path | str | Callable[[], Path], *, n_ctx: int = 4096,
                  threads: int = 2, temperature: float = 0.3, max_tokens: int = 160,
-                 seed: int = 0, label: str = "") -> None:
+                 seed: int = 0, label: str = "", tool_call_bias: float = 0.0) -> None:
         self._locate = model_path if callable(model_path) else None
         self.model_path: Path | None = None if callable(model_path) else Path(model_path)
         self.label = label
@@ -81,6 +81,8 @@ class LlamaCppLLM:
         self.temperature = temperature
         self.max_tokens = max_tokens
         self.seed = seed
+        self.tool_call_bias = tool_call_bias
+        self._call_starts: list[int] = []
         self._llm: Any = None
         self._template: ChatTemplate | None = None
         self._prefixes: OrderedDict[tuple[int, ...], bytes] = OrderedDict()
@@ -127,6 +129,7 @@ class LlamaCppLLM:
                 info = template_info(llm)
                 self._template = ChatTemplate(info) if info is not None else None
                 self._llm = llm
+                self._call_starts = _call_start_tokens(llm)
             return self._llm
 
     def _run(self, fn: Callable[..., Any], *args: Any) -> "asyncio.Future[Any]":
@@ -269,8 +272,13 @@ class LlamaCppLLM:
         n_out = 0
         first_token_s = 0.0
         finish = "length"
+        processors = None
+        bias = float(overrides.pop("tool_call_bias", self.tool_call_bias))
+        if tools and bias and self._call_starts:
+            processors = [_first_token_bias(len(tokens), self._call_starts, bias)]
         gen = llm.generate(tokens, temp=temperature, top_k=40, top_p=0.95, min_p=0.05,
-                           repeat_penalty=float(overrides.pop("repeat_penalty", 1.0)))
+                           repeat_penalty=float(overrides.pop("repeat_penalty", 1.0)),
+                           logits_processor=processors)
         try:
             for token in gen:
                 if stop.is_set():
@@ -408,6 +416,34 @@ class LlamaCppLLM:
                 self._llm = None
 
 
+def _call_start_tokens(llm: Any) -> list[int]:
+    """Tokens a tool call can start with: ``<tool_call>`` and the braces Qwen-Coder uses."""
+    out: list[int] = []
+    for text, special in (("<tool_call>", True), ('{"', False), ("{{", False), ("{", False)):
+        ids = llm.tokenize(text.encode("utf-8"), add_bos=False, special=special)
+        if len(ids) == 1 and ids[0] not in out:
+            out.append(ids[0])
+    return out
+
+
+def _first_token_bias(prompt_len: int, token_ids: list[int], bias: float) -> Callable[..., Any]:
+    """Raise the logits of the call-start tokens for the first generated token only.
+
+    Why: Qwen2.5-Coder-1.5B answered "Is it raining in London right now?" with a made-up
+    "Yes, it is raining" although get_weather was offered: the call's first token ``{"``
+    trailed the top token by 1-3 logits on weather questions, and by 6-12 on chit-chat
+    ("Tell me a joke", "Hello there!"), measured with the weather example's prompt. A
+    bias inside that gap ([llm] tool_call_bias, default 3) turns the near-misses into calls
+    and leaves small talk as text.
+    """
+    def process(input_ids: Any, logits: Any) -> Any:
+        if len(input_ids) == prompt_len:
+            logits[token_ids] += bias
+        return logits
+
+    return process
+
+
 def _common_prefix(a: list[int], b: list[int]) -> int:
     n = 0
     for x, y in zip(a, b):
@@ -427,4 +463,5 @@ def create(config: "Config", **kw: Any) -> LlamaCppLLM:
     model = str(kw.get("model", llm.model))
     return LlamaCppLLM(lambda: resolve_model(model, config), n_ctx=llm.n_ctx,
                        threads=llm.threads, temperature=llm.temperature,
-                       max_tokens=llm.max_tokens, label=Path(model).stem)
+                       max_tokens=llm.max_tokens, label=Path(model).stem,
+                       tool_call_bias=llm.tool_call_bias)

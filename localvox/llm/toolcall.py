@@ -94,6 +94,8 @@ class ToolCallParser:
                 call = parse_call(obj)
                 if call.name:
                     self.calls.append(call)
+                    # a doubled-brace call closed with one brace too many: drop the extra
+                    self._buf = self._buf.lstrip().lstrip("}")
                 else:
                     out.append(obj)  # braces, but not a call: it was text after all
                 rest = self._buf.lstrip()

@@ -55,7 +55,9 @@ SYSTEM_PROMPT = (
 NATIVE_PROMPT = SYSTEM_PROMPT + (
     " Before any account information, verify the caller with verify_customer (two details "
     "for information, three for actions such as breaking a fixed deposit). Use execute_query "
-    "for SELECT queries and analyze_data for any arithmetic. " + SCHEMA_HELP)
+    "for SELECT queries and analyze_data for any arithmetic on the rows it returned. Never "
+    "invent details: call a tool only with what the caller said or a tool returned; a "
+    "greeting needs no tool. " + SCHEMA_HELP)
 
 
 @dataclass
@@ -244,14 +246,16 @@ class BankCSR(OutputAgentNode):
 
     @function_tool
     def transfer_to_human_agent(self) -> TransferCall:
-        """Cold transfer: connect the caller to a human agent at once."""
+        """Cold transfer: connect the caller to a human agent or a real person at once.
+        Use this whenever the caller asks for a human, a person or an agent."""
         return TransferCall(number=self.transfer_number,
                             option=TransferOption(type=TransferType.COLD),
                             on_hold_music="relaxing_sound")
 
     @function_tool
     def warm_transfer_to_supervisor(self, reason: str) -> TransferCall:
-        """Warm transfer: brief a supervisor first, then connect the caller.
+        """Warm transfer: brief a supervisor first, then connect the caller. Only when the
+        caller asks for a supervisor or a manager, or wants to complain.
 
         Args:
             reason: Summary of the caller's issue for the supervisor.
