@@ -122,3 +122,48 @@ def test_the_prompt_reaches_whisper_on_a_real_order() -> None:
         asr.set_bias(None)
     assert "twelve ounce" not in plain
     assert "twelve ounce" in biased and "light roast" in biased
+
+
+async def test_a_session_gives_the_vocabulary_of_its_tools_and_follows_questions() -> None:
+    from localvox.agent.listen import BiasFollower, session_vocabulary
+    from localvox.config import load_config
+    from localvox.examples.barista import ASK_DRINK, create_app
+    from localvox.pipeline.events import ReplyDone
+
+    class Asr:
+        def __init__(self) -> None:
+            self.biases: list[Bias] = []
+
+        def set_bias(self, bias: Bias) -> None:
+            self.biases.append(bias)
+
+    class Engine:
+        def __init__(self) -> None:
+            import asyncio
+
+            self.asr = Asr()
+            self.queue: asyncio.Queue[object] = asyncio.Queue()
+
+        def subscribe(self) -> object:
+            return self.queue
+
+    app = create_app(load_config(use_user_file=False), llm=object())
+    session = await app.open_session()
+    try:
+        engine = Engine()
+        follower = BiasFollower(engine, lambda q: session_vocabulary(
+            session, wake_word="hey_jarvis", question=q))
+        follower.start()
+        engine.queue.put_nowait(ReplyDone(1, ASK_DRINK))
+        import asyncio
+
+        for _ in range(50):
+            if len(engine.asr.biases) == 2:
+                break
+            await asyncio.sleep(0.01)
+        await follower.stop()
+        first, second = engine.asr.biases
+        assert "light roast" in first.groups[0] and first.groups[-1] == ("hey jarvis",)
+        assert second.groups[0][0] == "americano" and "light roast" not in second.groups[0]
+    finally:
+        await app.close()

@@ -112,3 +112,19 @@ def test_every_decode_a_stream_may_reuse_gives_the_sentence() -> None:
     assert reusable, "the clip ends in silence"
     for n in reusable + [len(x)]:
         assert words(asr.decode(x[:n]).text) == words(SENTENCE), n
+
+
+class _Seg:
+    def __init__(self, start: float, end: float, text: str) -> None:
+        self.start, self.end, self.text = start, end, text
+
+
+def test_the_plain_path_drops_a_back_to_back_copy_but_keeps_a_sentence_said_again() -> None:
+    from localvox.asr.guards import without_loops
+
+    loop = [_Seg(0.0, 1.8, " Make me a secret."), _Seg(1.8, 3.5, " Make me a secret.")]
+    assert without_loops(loop) == ["Make me a secret."]
+    cut = [_Seg(0.0, 5.0, " I'd like a latte with soy milk."), _Seg(5.0, 6.0, " I'd like a la")]
+    assert without_loops(cut) == ["I'd like a latte with soy milk."]
+    apart = [_Seg(0.0, 1.5, " What time is it?"), _Seg(30.5, 32.0, " What time is it?")]
+    assert without_loops(apart) == ["What time is it?", "What time is it?"]

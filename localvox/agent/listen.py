@@ -17,7 +17,7 @@ from localvox.asr.bias import Bias
 
 log = logging.getLogger(__name__)
 
-__all__ = ["BiasFollower"]
+__all__ = ["BiasFollower", "session_vocabulary"]
 
 
 class BiasFollower:
@@ -59,3 +59,27 @@ class BiasFollower:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
+
+
+def session_vocabulary(session: Any, *, wake_word: str = "",
+                       question: str = "") -> Bias:
+    """The vocabulary of every tool registry a session's nodes hold (any agent built on
+    the SDK, the default assistant included): one call for ``BiasFollower``.
+
+    ``BiasFollower(engine, lambda q: session_vocabulary(session, wake_word=w, question=q))``
+    """
+    from localvox.agent.tools import ToolRegistry
+    from localvox.agent.vocab import focus_for, tool_vocabulary
+
+    schemas: list[dict[str, Any]] = []
+    sentences: dict[str, Any] = {}
+    entities: dict[str, list[str]] = {}
+    for node in getattr(session, "nodes", []):
+        for value in vars(node).values():
+            if isinstance(value, ToolRegistry):
+                schemas.extend(value.get_schemas())
+                sentences.update(value.get_sentences())
+                entities.update(value.get_entities())
+    focus = focus_for(question, schemas, sentences) if question else []
+    return tool_vocabulary(schemas, sentences=sentences, entities=entities,
+                           wake_word=wake_word, focus=focus)

@@ -27,7 +27,9 @@ guards saw it. The plain 30 s path, which the old guards fell back to, loops the
 ("Make me a secret. Make me a secret."). Which prefix of the audio a stream decodes
 depends on timing (a loaded machine decodes fewer, later partials), so the repeat came
 and went with CPU load (the SDK test's "please turn on the kitchen lights please turn on
-the kitchen lights"). Every decode path now goes through ``cut_repeat``.
+the kitchen lights"). So on the windowed path a loop is cut (``cut_repeat``) and the clip
+goes to the plain path, which drops a segment that repeats the one just before it with no
+pause between them (``without_loops``): a question really asked twice, apart, stays.
 
 Vocabulary biasing (``set_bias``, :mod:`localvox.asr.bias`): the phrases the session's
 tools expect go in front of every decode as Whisper's previous-text prompt, on both paths.
@@ -49,10 +51,8 @@ from __future__ import annotations
 
 import asyncio
 import math
-import re
 import threading
 import time
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -60,6 +60,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from localvox.asr.base import Transcript
+from localvox.asr.guards import (_compression_ratio, _is_repeated, _kept_positions,
+                                 _token_logprobs, cut_repeat, without_loops)
 from localvox.asr.bias import Bias, BiasPrompt, build_prompt, echoes_prompt
 from localvox.audio.base import SAMPLE_RATE
 from localvox.errors import ModelError
@@ -221,7 +223,7 @@ class WhisperTranscriber:
                                             beam_size=self.beam_size, vad_filter=False,
                                             condition_on_previous_text=False,
                                             initial_prompt=initial)
-        return cut_repeat(" ".join(s.text.strip() for s in segments).strip())
+        return " ".join(without_loops(segments)).strip()
 
     def _decode_windowed(self, audio: np.ndarray,
                          bp: BiasPrompt | None = None) -> tuple[str, float, bool]:
@@ -253,13 +255,16 @@ class WhisperTranscriber:
         if result.no_speech_prob > 0.6 and (not tokens or float(np.mean(logprobs)) < -1.0):
             return "", window_s, True  # silence or noise: Whisper's own no-speech rule
         kept = _kept_positions(tokens, tokenizer.timestamp_begin, m.time_precision, audio_s)
-        text = cut_repeat(tokenizer.decode([tokens[i] for i in kept
-                                            if tokens[i] < tokenizer.timestamp_begin]).strip())
+        said = tokenizer.decode([tokens[i] for i in kept
+                                 if tokens[i] < tokenizer.timestamp_begin]).strip()
+        text = cut_repeat(said)
         # Judge the words kept: a repeat after the end of the audio is dropped anyway.
         words = [i for i in kept if tokens[i] < tokenizer.timestamp_begin]
         avg_logprob = float(np.mean(logprobs[words])) if words else -10.0
         runaway = len(tokens) >= cap and (not kept or kept[-1] == len(tokens) - 1)
-        reliable = (bool(text) and not runaway and avg_logprob >= -1.0
+        # A loop (cut above) is judged by the plain path, which sees segment times: a
+        # sentence really said twice, apart, stays twice there; a loop does not.
+        reliable = (bool(text) and text == said and not runaway and avg_logprob >= -1.0
                     and _compression_ratio(text) <= 2.4 and not _is_repeated(text))
         return text, window_s, reliable
 
@@ -271,104 +276,6 @@ class WhisperTranscriber:
     async def transcribe(self, samples: np.ndarray, *, windowed: bool | None = None) -> Transcript:
         d = await asyncio.to_thread(self.decode, samples, windowed=windowed)
         return Transcript(d.text, True, d.audio_s, d.decode_s)
-
-
-def _token_logprobs(step_logits: list[Any], tokens: list[int]) -> np.ndarray:
-    """Log-probability of each generated token, from CTranslate2's per-step logits."""
-    if not tokens:
-        return np.zeros(0, np.float32)
-    logits = np.stack([np.asarray(v, dtype=np.float32).reshape(-1)
-                       for v in step_logits[:len(tokens)]])
-    top = logits.max(axis=1, keepdims=True)
-    lse = np.log(np.exp(logits - top).sum(axis=1)) + top[:, 0]
-    return logits[np.arange(len(tokens)), tokens] - lse
-
-
-def _kept_positions(tokens: list[int], timestamp_begin: int, precision: float,
-                    audio_s: float) -> list[int]:
-    """Indices of the tokens in segments that start before the audio ends.
-
-    With a short window Whisper sometimes opens another segment after the last word and
-    repeats the sentence; that segment's start timestamp gives it away, so it is dropped.
-    """
-    kept: list[int] = []
-    seg: list[int] = []
-    start: float | None = None
-    for i, t in enumerate(tokens):
-        if t < timestamp_begin:
-            seg.append(i)
-            continue
-        ts = (t - timestamp_begin) * precision
-        if start is None:
-            if ts >= audio_s - 0.1:
-                return kept
-            start = ts
-            seg.append(i)
-        else:
-            kept.extend(seg + [i])
-            seg, start = [], None
-    return kept + seg  # an unclosed last segment (the token cap): keep what it said
-
-
-def _word_key(token: str) -> str:
-    return re.sub(r"[^\w']", "", token.lower())
-
-
-def cut_repeat(text: str, min_words: int = 3, min_chars: int = 8) -> str:
-    """``text`` up to where its tail starts copying an earlier run of its own words.
-
-    The tail from word ``p`` is a copy when it equals the words from some ``q < p`` (the
-    runs may overlap: a loop "a b a b a b"), its last word possibly cut short by the token
-    cap ("light-ro" for "light-roost"), and it is at least ``min_words`` words and
-    ``min_chars`` characters long. "I'd like a latte. I'd like a la" -> "I'd like a latte.".
-    A text that is nothing but one phrase of two or more words said again and again
-    collapses to one ("Make it. Make it." -> "Make it."); "bye bye" is left alone.
-    Legitimate speech seldom ends by repeating three of its own words verbatim; a loop
-    always does.
-    """
-    toks = text.split()
-    words = [_word_key(t) for t in toks]
-    n = len(words)
-    if n < 4:
-        return text
-    for p in range(1, n):
-        length = n - p
-        if length < 2:
-            break
-        tail = words[p:]
-        if length < min_words or sum(len(w) for w in tail) < min_chars:
-            # short: only a whole-text loop of one phrase of 2+ words counts
-            if p >= 2 and n % p == 0 and all(words[i] == words[i % p] for i in range(n)):
-                return " ".join(toks[:p])
-            continue
-        for q in range(0, p):
-            if q + length > n:
-                break
-            if all(words[q + i] == tail[i] for i in range(length - 1)) and \
-                    tail[-1] and words[q + length - 1].startswith(tail[-1]):
-                return " ".join(toks[:p])
-    return text
-
-
-def _is_repeated(text: str) -> bool:
-    """Whether ``text`` is one phrase said twice or more ("Hello there. Hello there.").
-
-    The typical short-window hallucination when the repeat carries no timestamp of its
-    own. Genuine repeats ("bye bye") just cost a plain decode, which settles them.
-    """
-    w = re.sub(r"[^\w' ]", " ", text.lower()).split()
-    n = len(w)
-    for period in range(1, n // 2 + 1):
-        if all(w[i] == w[i % period] for i in range(n)) and n >= 2 * period:
-            return True
-    return False
-
-
-def _compression_ratio(text: str) -> float:
-    if not text:
-        return 0.0
-    data = text.encode("utf-8")
-    return len(data) / len(zlib.compress(data))
 
 
 class WhisperStream:
