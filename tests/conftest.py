@@ -35,7 +35,7 @@ FIXTURES_DIR = Path(__file__).resolve().parent / "fixtures"
 REQUIRE_MODELS_ENV = "LOCALVOX_REQUIRE_MODELS"
 """Set to 1 (``scripts/test.sh`` does) to turn a missing model pack into a failure."""
 
-_MODEL_SKIP = re.compile(r"model|pack|pip install|could not import", re.IGNORECASE)
+_MODEL_SKIP = re.compile(r"\bmodels?\b|\bpacks?\b|could not import", re.IGNORECASE)
 """Skip reasons that mean "a model pack (or the runtime it needs) is not installed"."""
 
 
