@@ -278,7 +278,11 @@ async def _bench(args: argparse.Namespace, config: Any) -> dict[str, Any]:
     t_start = time.perf_counter()
     for snr in snrs:
         for i, clip in enumerate(clips):
-            clean = read_wav(clip.path)
+            try:
+                clean = read_wav(clip.path)
+            except Exception as err:  # noqa: BLE001 - a corrupt clip is skipped, not fatal
+                print(f"skipping {clip.path.name}: {str(err).splitlines()[0]}")
+                continue
             _, end = speech_span(clean)
             samples = mix_at_snr(clean, noise, snr, offset=16000 * 7 * i)
             r = await run_clip(config, parts, app, samples, end / 16000, args.realtime)

@@ -13,15 +13,20 @@ so different clips meet different parts of it.
 
 from __future__ import annotations
 
-import numpy as np
+from typing import TYPE_CHECKING
 
-__all__ = ["mix_at_snr", "speech_span"]
+if TYPE_CHECKING:  # numpy is imported where it is used: `localvox --help` stays instant
+    import numpy as np
+
+__all__ = ["mix_at_snr", "shared_speech", "speech_span"]
 
 FRAME = 320  # 20 ms at 16 kHz
 
 
 def speech_span(x: np.ndarray, floor_db: float = 20.0) -> tuple[int, int]:
     """(start, end) samples of the voiced part: frames within ``floor_db`` of the loudest."""
+    import numpy as np
+
     x = np.asarray(x, dtype=np.float32).reshape(-1)
     k = len(x) // FRAME
     if k == 0:
@@ -41,6 +46,8 @@ def mix_at_snr(speech: np.ndarray, noise: np.ndarray, snr_db: float | None,
     ``snr_db=None`` returns the clean speech. A silent clip gets no noise scaling (there is
     no speech to measure) and is returned as is.
     """
+    import numpy as np
+
     x = np.asarray(speech, dtype=np.float32).reshape(-1)
     if snr_db is None or len(x) == 0:
         return x.copy()
