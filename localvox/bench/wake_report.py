@@ -41,7 +41,7 @@ def print_report(r: dict[str, Any]) -> None:
             p = a["point"]
             note = (f"{a['allowed']} FA allowed in {hours:.2f} h" if a["measurable"] else
                     f"0 FA seen in {hours:.2f} h: only < {a['upper_bound_per_hour']:.1f}/h "
-                    "(95%) is measured, not 1/10 h")
+                    f"(95%) is measured, not 1/{1 / a['per_hour']:.0f} h")
             rows.append([name, f"1/{1 / a['per_hour']:.0f} h", _pct(p["miss_rate"] if p else None),
                          p["threshold"] if p else "-", p["false_accepts"] if p else "-", note])
     for system, miss in (tuple(x.values()) for x in r["published"]):
@@ -86,6 +86,7 @@ def plot(r: dict[str, Any], path: str) -> None:
     a.axvline(floor, color="gray", lw=0.5, ls=":")
     a.annotate("0 FA seen", (floor, 1), fontsize=7)
     a.set_xscale("log")
+    a.set_ylim(0, 55)
     a.set_xlabel(f"false accepts per hour ({hours:.2f} h of negatives)")
     a.set_ylabel("miss rate %")
     a.set_title(f"{r['model']}: miss rate vs false accepts")

@@ -23,7 +23,7 @@ def _benches() -> dict[str, ModuleType]:
 
     found: dict[str, ModuleType] = {}
     for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda i: i.name):
-        if info.name.startswith("_") or info.name in ("common",):
+        if info.name.startswith("_") or info.name in ("common", "wake_set", "wake_report"):
             continue
         mod = importlib.import_module(f"localvox.bench.{info.name}")
         if hasattr(mod, "NAME") and hasattr(mod, "run"):

@@ -25,10 +25,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from localvox.audio.base import SAMPLE_RATE
-from localvox.wake.base import Detection, Verdict, WakeDetector, WakeVerifier
+from localvox.wake.base import Detection, Verdict, WakeVerifier
 
 if TYPE_CHECKING:
     from localvox.config import Config
+    from localvox.wake.openwakeword import OpenWakeWordDetector
 
 RECHECK_S = 0.24
 """Stage one proposes again at most every three 80 ms steps after a rejection."""
@@ -52,9 +53,10 @@ class TwoStageDetector:
     ``checks`` lists every check since ``reset``; ``last_score``/``max_score`` are stage one's.
     """
 
-    def __init__(self, first: WakeDetector, verifier: WakeVerifier, *, window_s: float = 2.0,
-                 refractory_s: float = 2.0, max_checks: int = MAX_CHECKS) -> None:
-        self.first: Any = first
+    def __init__(self, first: "OpenWakeWordDetector", verifier: WakeVerifier, *,
+                 window_s: float = 2.0, refractory_s: float = 2.0,
+                 max_checks: int = MAX_CHECKS) -> None:
+        self.first = first
         self.verifier = verifier
         self.name = first.name
         self.window_s = window_s
@@ -69,11 +71,11 @@ class TwoStageDetector:
 
     @property
     def last_score(self) -> float:
-        return float(getattr(self.first, "last_score", 0.0))
+        return self.first.last_score
 
     @property
     def max_score(self) -> float:
-        return float(getattr(self.first, "max_score", 0.0))
+        return self.first.max_score
 
     def _keep(self, samples: np.ndarray) -> None:
         n = min(len(samples), len(self._ring))
@@ -121,9 +123,7 @@ class TwoStageDetector:
             self.checks = []
 
     def close(self) -> None:
-        close = getattr(self.first, "close", None)
-        if close is not None:
-            close()
+        self.first.close()
 
 
 def create(config: "Config", *, model: str | None = None, threshold: float | None = None,
