@@ -118,6 +118,7 @@ class LlamaCppLLM:
                 except ImportError:
                     raise LLMError("llama-cpp-python is not installed: run "
                                    "`pip install llama-cpp-python`") from None
+                _keep_stdio_open()
                 try:
                     llm = Llama(model_path=str(self.model_path), n_ctx=self.n_ctx,
                                 n_threads=self.threads, n_threads_batch=self.threads,
@@ -414,6 +415,35 @@ class LlamaCppLLM:
                 if close is not None:
                     close()
                 self._llm = None
+
+
+class _NoRedirect:
+    """Stand-in for llama-cpp-python's ``suppress_stdout_stderr``."""
+
+    def __init__(self, disable: bool = True) -> None:
+        pass
+
+    def __enter__(self) -> "_NoRedirect":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def _keep_stdio_open() -> None:
+    """Stop llama-cpp-python pointing the whole process's stdout/stderr at /dev/null.
+
+    With ``verbose=False`` it dup2()s fds 1 and 2 to /dev/null while a model loads -- a
+    few seconds, process-wide. Now that the model loads in the background, the event loop
+    keeps printing meanwhile, and those lines vanished: the weather example's first reply
+    in ``--text`` mode was never shown. llama.cpp's own log lines are already muted
+    through its log callback (``set_verbose(False)``), so the redirect is not needed.
+    """
+    import llama_cpp._internals as internals
+    import llama_cpp.llama as llama_mod
+
+    internals.suppress_stdout_stderr = _NoRedirect  # type: ignore[assignment]
+    llama_mod.suppress_stdout_stderr = _NoRedirect  # type: ignore[assignment]
 
 
 def _call_start_tokens(llm: Any) -> list[int]:
