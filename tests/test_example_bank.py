@@ -444,8 +444,9 @@ async def test_default_model_drives_the_bank_tools_natively(bank, tmp_path):
     session = await app.open_session()
     names = []
     reply = []
-    async for e in session.turn(f"Hi, I'm {f['name']}, date of birth {f['dob']}, and my "
-                                f"account number is {f['account']}. What is my balance?"):
+    async for e in session.turn(f"Hi, I'm {f['name']}, date of birth {f['dob']}, and the last "
+                                f"four digits of my account are {f['account'][-4:]}. "
+                                "What is my balance?"):
         if isinstance(e, ev.ToolCallStart):
             names.append(e.name)
         elif isinstance(e, ev.ResponseChunk):
@@ -456,5 +457,6 @@ async def test_default_model_drives_the_bank_tools_natively(bank, tmp_path):
     app.finish()
     await llm.close()
     assert node.tool_mode == "native"
-    assert names[0] == "verify_customer" and "execute_query" in names, names
-    assert level >= 1 and "".join(reply).strip()
+    # the model chose the tools itself; a query before verification is refused by the tool
+    assert {"verify_customer", "execute_query"} <= set(names), names
+    assert level >= 1 and "".join(reply).strip(), (level, names, reply)

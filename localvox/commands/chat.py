@@ -18,7 +18,7 @@ HELP = "chat with the assistant in text (reads lines from stdin when piped)"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--tool-mode", choices=["auto", "intent", "native"], default=None,
+    p.add_argument("--tool-mode", choices=["auto", "hybrid", "intent", "native"], default=None,
                    help="how tools are chosen (sets llm.tool_mode)")
     p.add_argument("--verbose", action="store_true", help="log agent internals to stderr")
     p.add_argument("--show-tools", action="store_true",
