@@ -97,23 +97,25 @@ def _score(span: str, value: str) -> tuple[float, float]:
     points = matched characters - unmatched characters on either side, on the better of
     spelling and sound key (see the module docstring).
     """
-    best_ratio, best_points = 0.0, float("-inf")
+    ratios, points = [], []
     for a, b in ((span, value), (sound_key(span), sound_key(value))):
         if not a or not b:
+            ratios.append(0.0)
+            points.append(-float(len(value)))
             continue
         m = SequenceMatcher(None, a, b, autojunk=False)
         if m.real_quick_ratio() < 0.6 or m.quick_ratio() < 0.6:
-            continue  # cheap upper bounds: far below any threshold used here
+            ratios.append(0.0)  # cheap upper bounds: far below any threshold used here
+            points.append(-float(len(value)))
+            continue
         matched = sum(block.size for block in m.get_matching_blocks())
-        ratio = 2.0 * matched / (len(a) + len(b))
+        ratios.append(2.0 * matched / (len(a) + len(b)))
         # points are in units of the value's spelling, so both keys compare alike
-        scale = len(value) / len(b)
-        points = scale * (matched - (len(a) - matched) - (len(b) - matched))
-        if ratio > best_ratio:
-            best_ratio = ratio
-        if points > best_points:
-            best_points = points
-    return best_ratio, best_points
+        points.append(len(value) / len(b) * (matched - (len(a) - matched) - (len(b) - matched)))
+    # Admission on the better of spelling and sound ("moco" sounds like "mocha"); points
+    # from both, so a span only the crude sound key likes ("in milk" ~ "soy milk") does not
+    # outbid the value that is spelled out beside it ("milk").
+    return max(ratios), (points[0] + points[1]) / 2
 
 
 def similarity(a: str, b: str) -> float:
@@ -151,8 +153,11 @@ def _candidates(words: list[str], slots: Mapping[str, Sequence[str]],
             near = [[_score(w, u)[0] >= 0.6 for w in words] for u in vwords]
             for length in range(max(1, m - 1), m + 2):
                 for i in range(0, n - length + 1):
-                    if any(w in carrier and w not in own for w in words[i:i + length]):
-                        continue  # a value never swallows the sentence's own words ("with")
+                    if any(w in carrier and w not in own and len(w) > 2
+                           for w in words[i:i + length]):
+                        continue  # a value never swallows the sentence's own words ("with");
+                        # short ones ("a", "i") are often a misheard piece of a value
+                        # ("sing a shot")
                     hits = sum(any(row[i:i + length]) for row in near)
                     if 2 * hits < m:
                         continue
