@@ -70,6 +70,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--realtime", action="store_true",
                    help="play each clip in real time, as a live microphone does (the latency "
                         "figures a user meets; a clip takes its own length)")
+    p.add_argument("--reroute", metavar="JSON",
+                   help="no audio: route the transcripts saved by an earlier --json run "
+                        "again with the current router (each clip's first final that routes)")
     p.add_argument("--verbose", "-v", action="store_true", help="print every clip")
 
 
@@ -360,6 +363,8 @@ def print_report(summary: dict[str, Any]) -> None:
                      ms(v["endpoint_p95_ms"]), ms(v["tool_p50_ms"]), ms(v["tool_p95_ms"])])
     mode = "real time" if summary.get("realtime") else \
         "fast mode: latencies on the fast-mode clock; use --realtime for a live microphone's"
+    if summary.get("rerouted_from"):
+        mode = f"transcripts of {summary['rerouted_from']} routed again"
     print(table(["SNR", "clips", "accepted", "slots", "no cmd", "split", "endpoint p50",
                  "p95", "voice->tool p50", "p95"], rows,
                 title=f"localvox (barista example, whole spoken path; {mode})"))
@@ -406,10 +411,43 @@ def plot(summary: dict[str, Any], out: str) -> None:
     save_figure(fig, out)
 
 
+def reroute(args: argparse.Namespace) -> dict[str, Any]:
+    """Score an earlier run's transcripts with today's router: routing changes measured on
+    the very transcripts the ASR gave (the ASR is the slow part of this bench)."""
+    from localvox.agent.intent import IntentRouter
+    from localvox.examples.barista import BaristaAgent
+
+    node = BaristaAgent(llm=None)
+    router = IntentRouter(node.tools.get_schemas(), sentences=node.tools.get_sentences())
+    params = node.tools.get_schemas()[0]["function"]["parameters"]["properties"]
+    clips = {c.name: c for c in load_clips(args.dir)}
+    old = json.loads(Path(args.reroute).read_text(encoding="utf-8"))
+    results, snrs = [], []
+    for r in old["results"]:
+        clip = clips.get(r["clip"])
+        if clip is None:
+            continue
+        route = None
+        for text in (r["transcript"].split(" / ") if r["transcript"] else []):
+            if (route := router.route(text)) is not None:
+                break
+        tool, arguments = (route.tool, route.arguments) if route else (None, {})
+        ok, right, errors = score(clip, tool, arguments, params)
+        results.append(Result(r["clip"], r["snr"], r["transcript"], tool, arguments, ok, right,
+                              len(clip.slots), r["turns"], r["endpoint_ms"], None, errors))
+        snr = None if r["snr"] == "clean" else float(r["snr"].split()[0])
+        if snr not in snrs:
+            snrs.append(snr)
+    print(f"re-routed {len(results)} transcripts from {args.reroute} (latencies not re-measured)")
+    summary = summarize(results, snrs, bias_text=old.get("asr_prompt", ""))
+    summary["rerouted_from"] = str(args.reroute)
+    return summary
+
+
 def run(args: argparse.Namespace, config: Any) -> int:
     from localvox.bench.common import write_json
 
-    summary = asyncio.run(_bench(args, config))
+    summary = reroute(args) if args.reroute else asyncio.run(_bench(args, config))
     print()
     print_report(summary)
     write_json(args.json, summary)
