@@ -178,3 +178,62 @@ def test_open_conversation_gets_no_prompt() -> None:
     reg = ToolRegistry()
     reg.discover(BuiltinTools(load_config(use_user_file=False)))
     assert tool_vocabulary(reg.get_schemas(), wake_word="hey_jarvis").empty
+
+
+async def test_any_app_launched_gets_its_tools_vocabulary() -> None:
+    """A user's own app (no ``vocabulary`` of its own) launched by ``App.run()``: the
+    recogniser is told the values its tools take, from the session's tool registries."""
+    import asyncio
+
+    from localvox.agent.app import App
+    from localvox.agent.launch import follow_vocabulary
+    from localvox.agent.nodes import OutputAgentNode
+    from localvox.config import load_config
+
+    class Lights(OutputAgentNode):
+        def __init__(self) -> None:
+            super().__init__(name="lights")
+            self.tools = ToolRegistry()
+            self.tools.discover(self)
+
+        @function_tool()
+        def set_scene(self, scene: Literal["candlelight", "movie night", "reading"]) -> str:
+            """Switch the living room to a lighting scene."""
+            return f"{scene} on"
+
+        async def generate_response(self):  # type: ignore[override]
+            yield "ok"
+
+    async def setup(session: object) -> None:
+        session.add_node(Lights())  # type: ignore[attr-defined]
+        await session.start()  # type: ignore[attr-defined]
+
+    class Asr:
+        def __init__(self) -> None:
+            self.biases: list[Bias] = []
+
+        def set_bias(self, bias: Bias) -> None:
+            self.biases.append(bias)
+
+    class Engine:
+        def __init__(self) -> None:
+            self.asr = Asr()
+            self.queue: asyncio.Queue[object] = asyncio.Queue()
+
+        def subscribe(self) -> object:
+            return self.queue
+
+    config = load_config(use_user_file=False)
+    app = App(setup)
+    session = await app.open_session()
+    try:
+        engine = Engine()
+        follower = follow_vocabulary(app, engine, config, session)
+        assert follower is not None
+        await follower.stop()
+        words = [w for group in engine.asr.biases[0].groups for w in group]
+        assert {"candlelight", "movie night", "reading"} <= set(words)
+        config.asr.bias = False
+        assert follow_vocabulary(app, Engine(), config, session) is None
+    finally:
+        await app.close()

@@ -249,7 +249,7 @@ def engine_factory(app: "App", config: "Config", name: str = "agent", **inputs: 
         engine.startup_notices.extend(Notice("info", line.removeprefix("[info] "))
                                       for line in lines)
         _label(engine)
-        follow_vocabulary(app, engine, config)
+        follow_vocabulary(app, engine, config, port.session)
         return engine
 
     return factory
@@ -269,7 +269,7 @@ async def _line_mode(app: "App", config: "Config", name: str, *, input_path: str
         engine = await build_engine(config, agent=port, input_path=input_path,
                                     output_path=output_path)
         _label(engine)
-        follower = follow_vocabulary(app, engine, config)
+        follower = follow_vocabulary(app, engine, config, port.session)
         traces = engine.subscribe()
 
         async def show_latency() -> None:
@@ -293,13 +293,18 @@ async def _line_mode(app: "App", config: "Config", name: str, *, input_path: str
         finish(app)
 
 
-def follow_vocabulary(app: "App", engine: Any, config: "Config") -> Any:
-    """Tell the recogniser what the app's tools expect, refreshed after every reply
-    (apps that define ``vocabulary``, e.g. the barista); None when there is nothing to do."""
-    vocabulary = getattr(app, "vocabulary", None)
-    if vocabulary is None or not config.asr.bias:
+def follow_vocabulary(app: "App", engine: Any, config: "Config", session: Any) -> Any:
+    """Tell the recogniser what the app's tools expect, refreshed after every reply: the
+    app's own ``vocabulary`` (the barista's), else every tool registry of its session's
+    nodes (any user agent). None when biasing is off."""
+    if not config.asr.bias:
         return None
-    from localvox.agent.listen import BiasFollower
+    from localvox.agent.listen import BiasFollower, session_vocabulary
+
+    vocabulary = getattr(app, "vocabulary", None)
+    if vocabulary is None:
+        def vocabulary(question: str = "", *, wake_word: str = "") -> Any:
+            return session_vocabulary(session, wake_word=wake_word, question=question)
 
     wake = config.wake.model if config.wake.mode == "wake" else ""
     follower = BiasFollower(engine, lambda question: vocabulary(question, wake_word=wake),
