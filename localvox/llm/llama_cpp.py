@@ -265,7 +265,9 @@ class LlamaCppLLM:
         if prefix and tokens[:len(prefix)] == prefix and len(tokens) > len(prefix):
             how = self._ensure_prefix(prefix)
         cached = _common_prefix(llm.input_ids[:llm.n_tokens].tolist(), tokens)
-        parser = ToolCallParser() if tools else None
+        # a tool-capable model may still write a call when none is offered (the tool loop's
+        # last round): cut it out rather than speak JSON; without tools it is dropped
+        parser = ToolCallParser() if tools or self._template.supports_tools else None
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         vocab = llm._model.vocab
         import llama_cpp
@@ -311,7 +313,7 @@ class LlamaCppLLM:
                            "prefix": how, "first_token_s": first_token_s,
                            "completion_tokens": n_out, "total_s": total,
                            "tokens_per_s": (n_out - 1) / gen_s if n_out > 1 else 0.0}
-        calls = parser.calls if parser is not None else []
+        calls = parser.calls if parser is not None and tools else []
         put(ChatChunk(tool_calls=calls, finish_reason="tool_calls" if calls else finish,
                       stats=dict(self.last_stats)))
 

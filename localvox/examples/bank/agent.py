@@ -134,7 +134,8 @@ class BankCSR(OutputAgentNode):
     async def verify_customer(self, name: str = "", dob: str = "", account_last_four: str = "",
                               city: str = "", debit_card_last_four: str = "") -> str:
         """Verify the caller's identity. Two matching details allow information, three allow
-        actions such as breaking a fixed deposit.
+        actions such as breaking a fixed deposit. Pass only the details the caller actually
+        said and leave the others empty: a wrong detail counts as a failed attempt.
 
         Args:
             name: Caller's full name.
