@@ -175,7 +175,9 @@ class LlamaCppLLM:
         assert self._template is not None
         add_bos = self._template.info.add_bos and not (
             self._template.info.bos_token and text.startswith(self._template.info.bos_token))
-        return llm.tokenize(text.encode("utf-8"), add_bos=add_bos, special=True)
+        # "replace": text from a pipe may carry undecodable bytes as lone surrogates
+        # (surrogateescape); they become "?" rather than failing the whole turn.
+        return llm.tokenize(text.encode("utf-8", "replace"), add_bos=add_bos, special=True)
 
     def _tokens(self, messages: list[dict[str, Any]],
                 tools: list[dict[str, Any]] | None) -> list[int]:
@@ -432,6 +434,10 @@ class _NoRedirect:
         return None
 
 
+_QUIET_LOG: Any = None
+"""llama.cpp's log callback (kept referenced: ctypes must not free it)."""
+
+
 def _keep_stdio_open() -> None:
     """Stop llama-cpp-python pointing the whole process's stdout/stderr at /dev/null.
 
@@ -441,9 +447,19 @@ def _keep_stdio_open() -> None:
     in ``--text`` mode was never shown. llama.cpp's own log lines are already muted
     through its log callback (``set_verbose(False)``), so the redirect is not needed.
     """
+    import ctypes
+
+    import llama_cpp
     import llama_cpp._internals as internals
     import llama_cpp.llama as llama_mod
 
+    # Without the redirect, llama.cpp's load-time chatter at its ERROR level ("control-looking
+    # token ... was not control-type" for the Qwen GGUF) reached the user's terminal: its log
+    # goes nowhere now. Real failures still surface as Python exceptions, shown as one line.
+    global _QUIET_LOG
+    if _QUIET_LOG is None:
+        _QUIET_LOG = llama_cpp.llama_log_callback(lambda level, text, user_data: None)
+        llama_cpp.llama_log_set(_QUIET_LOG, ctypes.c_void_p(0))
     internals.suppress_stdout_stderr = _NoRedirect  # type: ignore[assignment]
     llama_mod.suppress_stdout_stderr = _NoRedirect  # type: ignore[assignment]
 
