@@ -18,6 +18,29 @@ from localvox.bench.noise import shared_speech
 from tests.conftest import needs_models
 
 
+class RecordingAsr:
+    """What a ``BiasFollower`` sets on the recogniser, in order."""
+
+    def __init__(self) -> None:
+        self.biases: list[Bias] = []
+
+    def set_bias(self, bias: Bias) -> None:
+        self.biases.append(bias)
+
+
+class FollowedEngine:
+    """The two things a ``BiasFollower`` reads from the engine: its ASR and its events."""
+
+    def __init__(self) -> None:
+        import asyncio
+
+        self.asr = RecordingAsr()
+        self.queue: asyncio.Queue[object] = asyncio.Queue()
+
+    def subscribe(self) -> object:
+        return self.queue
+
+
 def words_encode(text: str) -> list[int]:
     """A stand-in tokenizer: one token per word."""
     return list(range(len(text.split())))
@@ -130,27 +153,10 @@ async def test_a_session_gives_the_vocabulary_of_its_tools_and_follows_questions
     from localvox.examples.barista import ASK_DRINK, create_app
     from localvox.pipeline.events import ReplyDone
 
-    class Asr:
-        def __init__(self) -> None:
-            self.biases: list[Bias] = []
-
-        def set_bias(self, bias: Bias) -> None:
-            self.biases.append(bias)
-
-    class Engine:
-        def __init__(self) -> None:
-            import asyncio
-
-            self.asr = Asr()
-            self.queue: asyncio.Queue[object] = asyncio.Queue()
-
-        def subscribe(self) -> object:
-            return self.queue
-
     app = create_app(load_config(use_user_file=False), llm=object())
     session = await app.open_session()
     try:
-        engine = Engine()
+        engine = FollowedEngine()
         follower = BiasFollower(engine, lambda q: session_vocabulary(
             session, wake_word="hey_jarvis", question=q))
         follower.start()
@@ -208,32 +214,17 @@ async def test_any_app_launched_gets_its_tools_vocabulary() -> None:
         session.add_node(Lights())  # type: ignore[attr-defined]
         await session.start()  # type: ignore[attr-defined]
 
-    class Asr:
-        def __init__(self) -> None:
-            self.biases: list[Bias] = []
-
-        def set_bias(self, bias: Bias) -> None:
-            self.biases.append(bias)
-
-    class Engine:
-        def __init__(self) -> None:
-            self.asr = Asr()
-            self.queue: asyncio.Queue[object] = asyncio.Queue()
-
-        def subscribe(self) -> object:
-            return self.queue
-
     config = load_config(use_user_file=False)
     app = App(setup)
     session = await app.open_session()
     try:
-        engine = Engine()
+        engine = FollowedEngine()
         follower = follow_vocabulary(app, engine, config, session)
         assert follower is not None
         await follower.stop()
         words = [w for group in engine.asr.biases[0].groups for w in group]
         assert {"candlelight", "movie night", "reading"} <= set(words)
         config.asr.bias = False
-        assert follow_vocabulary(app, Engine(), config, session) is None
+        assert follow_vocabulary(app, FollowedEngine(), config, session) is None
     finally:
         await app.close()

@@ -37,20 +37,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 async def _turn(config: Any, parts: Any, agent: Any, clip: Any) -> dict[str, Any]:
-    import numpy as np
+    from localvox.bench.latency import LEAD_S, clip_engine
 
-    from localvox.audio.base import SAMPLE_RATE
-    from localvox.audio.null import NullSink
-    from localvox.audio.wav import WavSource
-    from localvox.bench.latency import LEAD_S, TAIL_S
-    from localvox.pipeline.factory import build_engine
-
-    lead = np.zeros(int(LEAD_S * SAMPLE_RATE), np.float32)
-    source = WavSource(samples=np.concatenate([lead, clip.samples]), realtime=True,
-                       tail_silence_s=TAIL_S, frame_ms=config.audio.frame_ms)
-    engine = await build_engine(config, parts=parts, agent=agent, source=source,
-                                sink=NullSink(), trace_path=None)
-    engine.trace = None
+    engine = await clip_engine(config, parts, agent, clip.samples)
     await engine.run()
     await agent.close()
     true_end = engine.clock.stream_to_clock(LEAD_S + clip.speech_end_s)
@@ -67,12 +56,12 @@ async def _bench(args: argparse.Namespace, config: Any) -> dict[str, Any]:
     from localvox.agent.assistant import create_llm
     from localvox.agent.client import set_active_config, share_backend, take_announcements
     from localvox.agent.launch import open_port, load_app
-    from localvox.bench.latency import load_clips
+    from localvox.bench.turnset import fixture_clips
     from localvox.pipeline.factory import load_parts, open_agent
 
     config = copy.deepcopy(config)
     config.wake.mode = "always"
-    clips = load_clips(args.fixtures)
+    clips = fixture_clips(args.fixtures)
     set_active_config(config)
     print(f"loading models ({config.asr.model}, {config.tts.voice}, {config.llm.model}) ...",
           flush=True)

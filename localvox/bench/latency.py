@@ -138,22 +138,31 @@ def contributions(marks: dict[str, float], true_end: float) -> dict[str, float]:
     return out
 
 
-async def engine_turn(config: Any, parts: Any, llm: "CountingLLM", clip: "Clip") -> TurnResult:
+async def clip_engine(config: Any, parts: Any, agent: Any, samples: Any) -> Any:
+    """One clip as a live microphone gives it: ``LEAD_S`` of silence, the clip in real
+    time, ``TAIL_S`` of trailing silence; replies go to a silent sink, no trace file."""
     import numpy as np
 
     from localvox.audio.base import SAMPLE_RATE
     from localvox.audio.null import NullSink
     from localvox.audio.wav import WavSource
-    from localvox.pipeline.events import FinalTranscript
-    from localvox.pipeline.factory import build_engine, open_agent
+    from localvox.pipeline.factory import build_engine
 
-    agent = await open_agent(config, llm=llm)
     lead = np.zeros(int(LEAD_S * SAMPLE_RATE), np.float32)
-    source = WavSource(samples=np.concatenate([lead, clip.samples]), realtime=True,
+    source = WavSource(samples=np.concatenate([lead, samples]), realtime=True,
                        tail_silence_s=TAIL_S, frame_ms=config.audio.frame_ms)
     engine = await build_engine(config, parts=parts, agent=agent, source=source,
                                 sink=NullSink(), trace_path=None)
     engine.trace = None
+    return engine
+
+
+async def engine_turn(config: Any, parts: Any, llm: "CountingLLM", clip: "Clip") -> TurnResult:
+    from localvox.pipeline.events import FinalTranscript
+    from localvox.pipeline.factory import open_agent
+
+    agent = await open_agent(config, llm=llm)
+    engine = await clip_engine(config, parts, agent, clip.samples)
     q = engine.subscribe()
     calls = llm.calls
     probe = LoopProbe()
