@@ -20,6 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 TINY = '''
+import pytest
 from localvox.modelpacks import resolver
 from localvox.modelpacks.manifest import ModelFile, ModelSource, ModelSpec
 
@@ -53,6 +54,13 @@ def test_needs_the_pack():
 
 for _m in pytestmark_models:
     test_needs_the_pack = _m(test_needs_the_pack)
+
+
+@pytest.mark.models
+@pytest.mark.xfail(reason="a known limit, measured", strict=False)
+def test_known_limit_of_a_model():
+    model = "the default model"
+    assert model == "a better one"
 '''
 
 
@@ -74,7 +82,7 @@ def test_missing_pack_fails_in_ci_naming_the_pip_package(tmp_path: Path) -> None
     out = p.stdout + p.stderr
     assert p.returncode == 1, out
     # A skipif fires at setup, so pytest counts it as an error; either way the run fails.
-    assert "1 passed, 1 error" in out or "1 failed, 1 passed" in out, out
+    assert "1 passed, 1 xfailed, 1 error" in out or "1 failed, 1 passed, 1 xfailed" in out, out
     assert "pip install localvox-bogus-pack" in out, out
     assert "skipped" not in out.splitlines()[-1], out
 
@@ -83,14 +91,14 @@ def test_deselecting_model_tests_on_purpose_still_passes(tmp_path: Path) -> None
     p = run_child(tmp_path, "-m", "not models", require=True)
     out = p.stdout + p.stderr
     assert p.returncode == 0, out
-    assert "1 passed, 1 deselected" in out, out
+    assert "1 passed, 2 deselected" in out, out
 
 
 def test_without_ci_flag_a_missing_pack_is_a_named_skip(tmp_path: Path) -> None:
     p = run_child(tmp_path, require=False)
     out = p.stdout + p.stderr
     assert p.returncode == 0, out
-    assert "1 passed, 1 skipped" in out, out
+    assert "1 passed, 1 skipped, 1 xfailed" in out, out
     assert "pip install localvox-bogus-pack" in out, out   # -ra prints the reason
 
 
