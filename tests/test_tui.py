@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -226,3 +227,41 @@ async def test_timer_set_in_the_tui_rings_in_the_conversation_and_is_spoken(tmp_
         assert replies[-1] == "Your 1 second timer is done."
     assert "Your 1 second timer is done." in tts.texts
     assert sink.samples_played > 0
+
+
+async def test_events_that_arrive_while_the_app_closes_are_dropped_quietly() -> None:
+    """A live microphone keeps sending levels until the engine stops, and the engine stops
+    in on_unmount, after Textual has taken the screen down: CI once failed with
+    NoMatches('StatusBar') from the event pump at exit."""
+    engine = ScriptedEngine(audio_input="mic")
+    app = _app(engine)
+
+    async def live_mic() -> None:
+        while not engine.stopped.is_set():
+            engine.queue.put_nowait(ev.MicLevel(rms=0.1, peak=0.2))
+            await asyncio.sleep(0)
+
+    async with app.run_test() as pilot:
+        await pilot.pause(0.2)
+        feeder = asyncio.create_task(live_mic())
+        await pilot.pause(0.1)
+    await feeder
+    assert ("close",) in engine.calls
+
+
+async def test_the_conversation_goes_on_behind_the_settings_screen() -> None:
+    """Events keep arriving while Settings (F9) is open: the mic level and a reply must land
+    on the main screen, not be looked up on the modal one."""
+    engine = ScriptedEngine(audio_input="mic")
+    app = _app(engine)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("f9")
+        await pilot.pause()
+        await engine.emit(ev.MicLevel(rms=0.2, peak=0.3))
+        await engine.submit_text("hello there")
+        await pilot.pause(0.2)
+        await pilot.press("escape")
+        await pilot.pause(0.2)
+        reply = app.query_one(AssistantTurn).text
+    assert "You said: hello there" in reply

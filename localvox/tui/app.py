@@ -123,6 +123,10 @@ class LocalvoxApp(App[None]):
     async def pump_events(self, queue: "asyncio.Queue[ev.PipelineEvent]") -> None:
         while True:
             event = await queue.get()
+            if not self.is_running:
+                # Textual takes the screens down before on_unmount stops the engine, and a
+                # live microphone sends a level every frame until then: nothing to show it on.
+                return
             self.handle_event(event)
 
     def on_load_progress(self, message: LoadProgress) -> None:
