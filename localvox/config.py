@@ -101,6 +101,7 @@ class LlmConfig:
     backend: str = "llama_cpp"
     model: str = "qwen2_5_coder_1_5b"
     n_ctx: int = 4096
+    use_mmap: bool = False
     threads: int = 2
     temperature: float = 0.3
     max_tokens: int = 160

@@ -72,7 +72,8 @@ class LlamaCppLLM:
 
     def __init__(self, model_path: Path | str | Callable[[], Path], *, n_ctx: int = 4096,
                  threads: int = 2, temperature: float = 0.3, max_tokens: int = 160,
-                 seed: int = 0, label: str = "", tool_call_bias: float = 0.0) -> None:
+                 seed: int = 0, label: str = "", tool_call_bias: float = 0.0,
+                 use_mmap: bool = False) -> None:
         self._locate = model_path if callable(model_path) else None
         self.model_path: Path | None = None if callable(model_path) else Path(model_path)
         self.label = label
@@ -82,6 +83,7 @@ class LlamaCppLLM:
         self.max_tokens = max_tokens
         self.seed = seed
         self.tool_call_bias = tool_call_bias
+        self.use_mmap = use_mmap
         self._call_starts: list[int] = []
         self._llm: Any = None
         self._template: ChatTemplate | None = None
@@ -122,7 +124,7 @@ class LlamaCppLLM:
                 try:
                     llm = Llama(model_path=str(self.model_path), n_ctx=self.n_ctx,
                                 n_threads=self.threads, n_threads_batch=self.threads,
-                                seed=self.seed, verbose=False)
+                                seed=self.seed, use_mmap=self.use_mmap, verbose=False)
                 except (ValueError, RuntimeError) as err:
                     raise LLMError(f"llama.cpp could not load {self.model_path.name}: "
                                    f"{str(err).splitlines()[0] if str(err) else 'bad file'}"
@@ -512,4 +514,4 @@ def create(config: "Config", **kw: Any) -> LlamaCppLLM:
     return LlamaCppLLM(lambda: resolve_model(model, config), n_ctx=llm.n_ctx,
                        threads=llm.threads, temperature=llm.temperature,
                        max_tokens=llm.max_tokens, label=Path(model).stem,
-                       tool_call_bias=llm.tool_call_bias)
+                       tool_call_bias=llm.tool_call_bias, use_mmap=llm.use_mmap)
