@@ -586,8 +586,9 @@ async def test_holding_phrase_only_when_tools_are_slow():
 
 
 async def test_tool_loop_stops_after_max_rounds():
-    call = ChatChunk(tool_calls=[ToolCall("", "get_weather", '{"city": "Rome"}')])
-    llm = ScriptedLLM([call], [call], [ChatChunk("Done.")])
+    rome = ChatChunk(tool_calls=[ToolCall("", "get_weather", '{"city": "Rome"}')])
+    oslo = ChatChunk(tool_calls=[ToolCall("", "get_weather", '{"city": "Oslo"}')])
+    llm = ScriptedLLM([rome], [oslo], [ChatChunk("Done.")])
     agent = ToolAgent(llm, weather_registry(0.0), max_rounds=2)
     session = await started(agent)
     events = await collect(session.turn("loop"))
@@ -595,6 +596,25 @@ async def test_tool_loop_stops_after_max_rounds():
     assert "".join(e.text for e in events if isinstance(e, ResponseChunk)) == "Done."
     ids = [m["tool_call_id"] for m in agent.context.messages if m["role"] == "tool"]
     assert len(ids) == 2 and all(i.startswith("call_") for i in ids) and ids[0] != ids[1]
+    # the last request, offered no tools, tells the model to answer (not recorded)
+    assert llm.requests[-1]["messages"][-1]["content"].startswith("Answer the user now")
+    assert all("Answer the user now" not in str(m.get("content"))
+               for m in agent.context.messages)
+    await session.close()
+
+
+async def test_the_same_calls_again_go_straight_to_the_answer():
+    """Measured with the 1.5B in the bank example: verify_customer with the same arguments
+    three rounds running, then silence. The second identical round is not run again."""
+    call = ChatChunk(tool_calls=[ToolCall("", "get_weather", '{"city": "Rome"}')])
+    again = ChatChunk(tool_calls=[ToolCall("", "get_weather", '{ "city":"Rome" }')])
+    llm = ScriptedLLM([call], [again], [ChatChunk("Sunny in Rome.")])
+    agent = ToolAgent(llm, weather_registry(0.0), max_rounds=4)
+    session = await started(agent)
+    events = await collect(session.turn("weather in Rome?"))
+    assert [r["tools"] is not None for r in llm.requests] == [True, True, False]
+    assert len([m for m in agent.context.messages if m["role"] == "tool"]) == 1
+    assert "".join(e.text for e in events if isinstance(e, ResponseChunk)) == "Sunny in Rome."
     await session.close()
 
 

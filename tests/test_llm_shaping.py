@@ -104,3 +104,22 @@ def test_extra_closing_braces_after_a_bare_call_are_not_spoken():
     raw = '{"name": "add_note", "arguments": {"text": "bored"}}}}'
     assert _feed(parser, raw, 3) == ""
     assert [c.name for c in parser.calls] == ["add_note"]
+
+
+def test_two_bare_calls_one_per_line_are_both_calls_whatever_the_piece_size():
+    """Qwen2.5-Coder-1.5B, measured in the bank example: an execute_query object, a newline,
+    then an analyze_data object. When the first object closed before the second began, the
+    second one was spoken as JSON text."""
+    raw = ('{"name": "execute_query", "arguments": {"sql": "SELECT 1"}}\n'
+           '{"name": "analyze_data", "arguments": {"data_json": "[]", "analysis_type": "total"}}')
+    for step in (1, 2, 3, 7, len(raw)):
+        parser = ToolCallParser()
+        assert _feed(parser, raw, step).strip() == "", step
+        assert [c.name for c in parser.calls] == ["execute_query", "analyze_data"], step
+
+
+def test_text_after_a_bare_call_is_still_spoken():
+    parser = ToolCallParser()
+    raw = '{"name": "get_time", "arguments": {}}\nIt is noon.'
+    assert _feed(parser, raw, 2).strip() == "It is noon."
+    assert [c.name for c in parser.calls] == ["get_time"]

@@ -39,6 +39,24 @@ __all__ = ["Node", "OutputAgentNode", "BackgroundAgentNode"]
 
 log = logging.getLogger(__name__)
 
+# Said to the model (not recorded) when the tool rounds are used up. Without it the default
+# 1.5B, offered no tools, wrote yet another <tool_call> (cut from speech): the caller heard
+# nothing after four rounds of verify_customer / execute_query.
+ANSWER_NOW = ("Answer the user now in one or two short sentences, using only the tool results "
+              "above. Do not call tools.")
+
+
+def _canonical(arguments: Any) -> str:
+    """A tool call's arguments in one spelling, to spot the same call made again."""
+    import json
+
+    if isinstance(arguments, str):
+        try:
+            arguments = json.loads(arguments)
+        except ValueError:
+            return arguments
+    return json.dumps(arguments, sort_keys=True, default=str)
+
 
 class Node:
     """A processing step in a session's graph."""
@@ -385,12 +403,15 @@ class OutputAgentNode(Node, abc.ABC):
         """
         schemas = tools.get_schemas() if tools is not None and len(tools) else None
         rounds = 0
+        previous: set[tuple[str, str]] = set()
         while True:
             offered = schemas if rounds < max_rounds else None
             text: list[str] = []
             calls: list[ToolCall] = []
-            stream: Any = llm.chat(self.context.messages, tools=offered, stream=True,
-                                   **chat_kwargs)
+            messages = self.context.messages
+            if offered is None and schemas is not None:
+                messages = [*messages, {"role": "system", "content": ANSWER_NOW}]
+            stream: Any = llm.chat(messages, tools=offered, stream=True, **chat_kwargs)
             if inspect.isawaitable(stream):
                 stream = await stream
             try:
@@ -407,6 +428,11 @@ class OutputAgentNode(Node, abc.ABC):
             if not calls or offered is None or tools is None:
                 return
             rounds += 1
+            asked = {(c.name, _canonical(c.arguments)) for c in calls}
+            if asked == previous:  # the last round's calls again: the same results again
+                rounds = max_rounds
+                continue
+            previous = asked
             calls = [c if c.id else ToolCall(f"call_{uuid.uuid4().hex[:12]}", c.name,
                                              c.arguments) for c in calls]
             self.context.add_message({"role": "assistant", "content": "".join(text),

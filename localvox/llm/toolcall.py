@@ -101,7 +101,10 @@ class ToolCallParser:
                 rest = self._buf.lstrip()
                 self._bare = rest.startswith("{")
                 if not rest:
+                    # the next object may not be generated yet: its first character
+                    # decides again (a second bare call was spoken as JSON text)
                     self._buf = ""
+                    self._started = False
                     break
                 continue
             if self._in_call:

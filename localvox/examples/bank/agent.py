@@ -39,6 +39,8 @@ from localvox.examples.bank import analysis
 from localvox.examples.bank.db import connect_rw, ensure_bank
 from localvox.examples.bank.dialogue import Request, extract_factors, parse_request
 from localvox.examples.bank.events import VerificationAttempt
+from localvox.examples.bank.grounded_reply import LOOK_IT_UP, grounded
+from localvox.examples.bank.grounding import ground
 from localvox.examples.bank.speech import count_phrase, rupees_in_words, spoken_date
 from localvox.examples.bank.sqlguard import SCHEMA_HELP, CustomerSQL, QueryRefused
 from localvox.examples.bank.verification import (FACTOR_LABELS, NotVerified, VerificationState,
@@ -72,6 +74,7 @@ class BankState:
     confirm: dict[str, Any] | None = None
     fd_choices: list[str] = field(default_factory=list)
     offered_transfer: bool = False
+    returned_rows: set[str] = field(default_factory=set)  # every row execute_query returned
 
 
 class BankCSR(OutputAgentNode):
@@ -145,9 +148,10 @@ class BankCSR(OutputAgentNode):
             debit_card_last_four: Last four digits of the debit card.
         """
         st = self.state
-        out = self.verifier.attempt(st.verification, name=name, dob=dob,
-                                    account_last4=account_last_four, city=city,
-                                    debit_last4=debit_card_last_four)
+        caller = [str(m["content"]) for m in self.context.history if m["role"] == "user"]
+        given, unsaid = ground({"name": name, "dob": dob, "account_last4": account_last_four,
+                                "city": city, "debit_last4": debit_card_last_four}, caller)
+        out = self.verifier.attempt(st.verification, **given)
         if out.counted or out.locked:
             await self.send_event(VerificationAttempt(
                 factors_given=list(out.factors_given), ok=out.ok, level=out.level,
@@ -156,6 +160,13 @@ class BankCSR(OutputAgentNode):
             if st.sandbox is None:
                 st.sandbox = await asyncio.to_thread(CustomerSQL, self.bank_path,
                                                      st.verification.customer_id)
+        if out.ok:
+            # left to itself after a success the 1.5B answered "your balance is 123456
+            # paise" without a query: the tool result says what comes next
+            return f"{out.message} Now use execute_query for what the caller asked."
+        if unsaid:  # told after a success, the 1.5B retried the same call
+            return (f"{out.message} Ignored, because the caller did not say them: "
+                    f"{', '.join(FACTOR_LABELS[f].removeprefix('your ') for f in unsaid)}.")
         return out.message
 
     def _sandbox(self) -> CustomerSQL:
@@ -176,7 +187,9 @@ class BankCSR(OutputAgentNode):
             res = self._sandbox().query(sql)
         except (QueryRefused, NotVerified) as err:
             return str(err)
-        return json.dumps({"columns": res.columns, "rows": res.rows, "truncated": res.truncated})
+        self.state.returned_rows.update(_row_key(r) for r in res.rows)
+        return json.dumps({"columns": res.columns, "rows": [_with_spoken(r) for r in res.rows],
+                           "truncated": res.truncated})
 
     @function_tool
     def analyze_data(self, data_json: str,
@@ -193,7 +206,13 @@ class BankCSR(OutputAgentNode):
         """
         check_level(self.state.verification, 1)
         try:
-            return json.dumps(analysis.analyze(data_json, analysis_type, period_a, period_b))
+            rows = analysis.rows_of(data_json)
+            if not all(_row_key(r) in self.state.returned_rows for r in rows):
+                # measured: the 1.5B typed its own rows ({"amount_paise": 100000}) for "how
+                # much did I spend on food" and would have read out their sum
+                return ("Refused: analyze_data takes the rows exactly as execute_query "
+                        "returned them. Run execute_query first.")
+            return json.dumps(analysis.analyze(rows, analysis_type, period_a, period_b))
         except analysis.AnalysisError as err:
             return f"Analysis failed: {err}"
 
@@ -293,10 +312,8 @@ class BankCSR(OutputAgentNode):
         if self.tool_mode == "hybrid":
             await self._resolve_mode()
         if self.tool_mode == "native":
-            async for chunk in self.run_llm_with_tools(
-                    self.llm, self.tools, max_rounds=self.max_tool_rounds,
-                    holding_phrase=self.holding_phrase, holding_after_ms=self.holding_after_ms):
-                yield chunk
+            async for sentence in grounded(self._native_reply, lambda: self.context.history):
+                yield sentence
             return
         last = self.context.last("user")
         text = last["content"] if last else ""
@@ -309,6 +326,14 @@ class BankCSR(OutputAgentNode):
             yield reply
         if policy.after is not None:
             await policy.after()  # a handoff: the parting words above were the last ones
+
+    async def _native_reply(self, retry: bool) -> AsyncIterator[str]:
+        if retry:
+            self.context.add_message({"role": "system", "content": LOOK_IT_UP})
+        async for chunk in self.run_llm_with_tools(
+                self.llm, self.tools, max_rounds=self.max_tool_rounds,
+                holding_phrase=self.holding_phrase, holding_after_ms=self.holding_after_ms):
+            yield chunk
 
     async def _chat(self) -> AsyncIterator[str]:
         from localvox.examples._common import chat_text
@@ -620,3 +645,19 @@ def create_app(config: Any, *, llm: Any = None, bank_path: Path | None = None,
     app.audit = shared  # type: ignore[attr-defined]
     app.finish = finish  # type: ignore[attr-defined]
     return app
+
+
+def _with_spoken(row: dict[str, Any]) -> dict[str, Any]:
+    """A row with every integer paise amount also in words, for the model to read out: a
+    model left to convert 224209364 paise itself says the digits, or gets them wrong."""
+    out = dict(row)
+    for key, value in row.items():
+        if key.endswith("_paise") and isinstance(value, int):
+            out[key.removesuffix("_paise") + "_spoken"] = rupees_in_words(value)
+    return out
+
+
+def _row_key(row: dict[str, Any]) -> str:
+    """One spelling of a row, without the words ``_with_spoken`` adds for the model."""
+    return json.dumps({k: v for k, v in row.items() if not k.endswith("_spoken")},
+                      sort_keys=True, default=str)

@@ -21,7 +21,7 @@ class AnalysisError(LocalvoxError):
     """The rows cannot be analysed as asked (no amount column, bad period, ...)."""
 
 
-def _rows(data: str | Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+def rows_of(data: str | Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     if isinstance(data, str):
         try:
             data = json.loads(data)
@@ -118,7 +118,7 @@ def by_merchant(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 def analyze(data: str | list[dict[str, Any]], analysis_type: str, period_a: str = "",
             period_b: str = "") -> dict[str, Any]:
-    rows = _rows(data)
+    rows = rows_of(data)
     if analysis_type == "total":
         return total(rows)
     if analysis_type == "trend_yearly":
