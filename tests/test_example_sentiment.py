@@ -111,9 +111,22 @@ def test_text_mode_on_the_default_model(tmp_path):
 
 
 @pytest.mark.models
-@pytest.mark.xfail(reason="measured: Qwen2.5-Coder-1.5B answers this in words instead of "
-                          "calling warm_transfer_to_supervisor (issue 16, left open)",
-                   strict=False)
+async def test_a_clear_no_to_the_offer_keeps_helping(llm):
+    """Measured: "No, I don't want a supervisor" named one, and the rule transferred it;
+    offered the tool, the 1.5B transferred it too. A clear no is kept from both."""
+    from localvox.config import load_config
+
+    config = load_config(use_user_file=False)
+    lines = ["This is useless, it is still not working!",
+             "I have been waiting for hours, this is ridiculous.",
+             "I am fed up with this terrible service.",
+             "No, I don't want a supervisor, just tell me how to restart the router."]
+    replies, events = await _run(create_app(config, llm=llm), lines)
+    assert not any(isinstance(e, (ev.TransferCall, ev.ToolCallStart)) for e in events)
+    assert replies[3].strip()
+
+
+@pytest.mark.models
 async def test_default_model_decides_an_unclear_answer_to_the_offer_natively(llm):
     """Hybrid: "yes" transfers at once; an answer no rule matches goes to the model with
     warm_transfer_to_supervisor offered, and the model itself makes the transfer."""

@@ -102,7 +102,10 @@ class SupportAgent(OutputAgentNode):
         accepted = self.offer is not None and re.match(
             r"\s*(yes|yeah|yep|sure|ok|okay|please)\b", text)
         asked = re.search(r"\b(supervisor|manager|human|real person)\b", text)
-        if accepted or asked:
+        # "No, I don't want a supervisor" named one too: it was transferred by this rule
+        declined = re.search(r"^\s*(no|nope|nah)\b|\b(don't|do not|dont) (want|need)\b|"
+                             r"\bno need\b", text)
+        if (accepted or asked) and not declined:
             reason = self.offer.reason if self.offer else "caller asked for a supervisor"
             yield "Of course. I'm briefing a supervisor now; please hold."
             import json
@@ -116,7 +119,10 @@ class SupportAgent(OutputAgentNode):
             await self.tools.execute([call], context=RunContext(session=self.session, node=self),
                                      emit=self.send_event)
             return
-        if self.offer is not None and self.native and await self.llm.supports_tools():
+        # a clear "no" is not the model's to decide: offered the tool, the 1.5B transferred
+        # "No, I don't want a supervisor, just tell me how to restart the router" (measured)
+        if self.offer is not None and not declined and self.native \
+                and await self.llm.supports_tools():
             async for chunk in self._native_answer(self.offer):
                 yield chunk
             return
@@ -134,17 +140,14 @@ class SupportAgent(OutputAgentNode):
         note = (f" You offered the caller a supervisor because the {offer.reason}. If they "
                 "accept, call warm_transfer_to_supervisor with a one-line reason; otherwise "
                 "keep helping.")
-        history = self.context.messages
-        self.context.set_messages([dict(m, content=m["content"] + note)
-                                   if m["role"] == "system" else m for m in history])
+        self.context.add_message({"role": "system", "content": note.strip()})
         try:
             async for chunk in shaped(self.run_llm_with_tools(self.llm, self.tools, max_rounds=1),
                                       SpokenFilter()):
                 yield chunk
         finally:
             kept = self.context.history
-            self.context.set_messages([dict(m, content=SYSTEM_PROMPT) if m["role"] == "system"
-                                       else m for m in kept])
+            self.context.set_messages([m for m in kept if m.get("content") != note.strip()])
 
 
 def create_app(config: Any, *, llm: Any = None) -> Any:
