@@ -86,3 +86,15 @@ def test_doctor_without_sound_card_is_a_warning(tmp_path: Path) -> None:
     assert "[FAIL] model" not in out.stdout
     assert "audio" in out.stdout
     assert "Traceback" not in out.stderr
+    assert "model wake verifier" in out.stdout and "model end of turn" in out.stdout
+
+
+def test_doctor_names_a_missing_verifier_or_end_of_turn_model(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'[models]\nwhisper_tiny_en = "{tmp_path / "gone"}"\n'
+                   f'smart_turn_v3_2 = "{tmp_path / "gone.onnx"}"\n')
+    out = _cli("doctor", "--config", str(cfg), env={"XDG_CACHE_HOME": str(tmp_path)})
+    lines = out.stdout.splitlines()
+    assert any("model wake verifier" in line and "FAIL" in line for line in lines), out.stdout
+    assert any("model end of turn" in line and "FAIL" in line for line in lines), out.stdout
+    assert "Traceback" not in out.stderr

@@ -45,6 +45,11 @@ def check_models(config: Any) -> list[Check]:
         "wake": config.wake.model if config.wake.mode == "wake" else None,
         "vad": config.vad.model if config.vad.backend == "silero" else None,
         "llm": config.llm.model if config.llm.backend == "llama_cpp" else None,
+        # the wake word's second stage and the end-of-turn model load lazily, so a missing
+        # pack showed only once the first candidate (or pause) came, as a degraded notice
+        "wake verifier": config.wake.verifier_model
+        if config.wake.mode == "wake" and config.wake.backend == "two_stage" else None,
+        "end of turn": config.endpoint.smart_turn_model if config.endpoint.smart_turn else None,
     }
     checks = []
     for role, model_id in needed.items():
