@@ -116,8 +116,9 @@ def run(args: argparse.Namespace, config: Any) -> int:
     if args.echo:
         checks += check_echo(config)
     marks = {"ok": "ok  ", "warning": "warn", "error": "FAIL"}
+    width = max(len(c.area) for c in checks)
     for c in checks:
-        print(f"[{marks[c.level]}] {c.area:<11} {c.message}")
+        print(f"[{marks[c.level]}] {c.area:<{width}} {c.message}")
     errors = [c for c in checks if c.level == "error"]
     if errors:
         print(f"\n{len(errors)} problem(s) to fix.")
