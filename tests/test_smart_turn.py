@@ -17,7 +17,8 @@ from conftest import needs_models
 
 from localvox.audio.base import SAMPLE_RATE
 from localvox.config import EndpointConfig, load_config
-from localvox.vad.endpoint import Endpointer, SpeechEnded, create
+from localvox.vad.endpoint import Endpointer, create
+from localvox.vad.endpoint_events import SpeechEnded
 
 FRAME = 512
 FRAME_MS = FRAME * 1000 / SAMPLE_RATE

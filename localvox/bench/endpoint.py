@@ -283,7 +283,8 @@ def replay(utt: Utt, probs: list[float], config: Any, parts: Any, cache: _Cache,
     """One utterance through one policy: ``adaptive`` or ``smart-turn@MS`` (asked at MS)."""
     import dataclasses
 
-    from localvox.vad.endpoint import Endpointer, SpeechEnded
+    from localvox.vad.endpoint import Endpointer
+    from localvox.vad.endpoint_events import SpeechEnded
 
     v = config.vad
     cfg = config.endpoint

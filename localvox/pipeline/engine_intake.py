@@ -25,7 +25,7 @@ from localvox.pipeline.speculation import normalize_text
 from localvox.pipeline.trace import TurnMarks
 from localvox.pipeline.turn_table import Profile, TurnEvent
 from localvox.pipeline.utterance import Utterance
-from localvox.vad.endpoint import SpeechBegan, SpeechEnded
+from localvox.vad.endpoint_events import SpeechBegan, SpeechEnded
 
 
 class FrameIntake(EngineState):
