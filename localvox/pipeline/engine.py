@@ -61,6 +61,8 @@ class TurnEngine(FrameIntake):
     """
 
     # --- public API (the TUI, the runner and the bench call these) -----------------------
+    # (``stop()`` and ``end_session()`` are inherited from ``EngineState``: the reply desk
+    # calls ``end_session`` on the state owner.)
 
     @property
     def state(self) -> TurnState:
