@@ -23,7 +23,9 @@ import pytest
 from localvox.audio import device
 from localvox.audio.base import SAMPLE_RATE, resample
 from localvox.audio.clocked import ClockedSink, PlaybackBuffer
-from localvox.audio.device import MicSource, SpeakerSink, StreamResampler, find_device, probe
+from localvox.audio.device import MicSource, SpeakerSink
+from localvox.audio.portaudio import find_device, probe
+from localvox.audio.resampler import StreamResampler
 from localvox.audio.wav import read_wav
 from localvox.config import load_config
 from localvox.errors import AudioDeviceError

@@ -120,7 +120,7 @@ def test_transcribe_converts_any_wav_format(tmp_path: Path, hello_wav: Path) -> 
 
 @needs_models("piper_joe_medium")
 def test_say_without_output_explains_when_there_is_no_speaker(tmp_path: Path) -> None:
-    from localvox.audio.device import probe
+    from localvox.audio.portaudio import probe
     from localvox.config import load_config
 
     ok, _ = probe(load_config(use_user_file=False))

@@ -10,10 +10,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from localvox.cloud.lightning_protocol import (
+    parse_tts_frame, parse_tts_request, tts_chunk_frame, tts_request_message,
+)
 from localvox.cloud.protocol import (
     STT_LEGACY_PATH, STT_PATH, ProtocolError, build_query, parse_stt_control, parse_stt_event,
-    parse_stt_query, parse_tts_frame, parse_tts_query, parse_tts_request, pcm16_to_float,
-    float_to_pcm16, split_path, transcription_message, tts_chunk_frame, tts_request_message,
+    parse_stt_query, parse_tts_query, pcm16_to_float, float_to_pcm16, split_path,
+    transcription_message,
 )
 from localvox.serve.auth import bearer_token, check_request
 from localvox.serve.tts import split_ready

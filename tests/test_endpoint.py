@@ -13,8 +13,9 @@ from conftest import fixture_layout, load_fixture, needs_models
 
 from localvox.audio.base import SAMPLE_RATE
 from localvox.config import EndpointConfig, load_config
-from localvox.vad.endpoint import (Endpointer, SpeechBegan, SpeechDiscarded, SpeechEnded,
-                                   create, endpoint_silence_ms, partial_completeness)
+from localvox.vad.endpoint import Endpointer, create
+from localvox.vad.endpoint_events import SpeechBegan, SpeechDiscarded, SpeechEnded
+from localvox.vad.endpoint_rule import endpoint_silence_ms, partial_completeness
 
 FRAME = 512  # 32 ms, the default frame
 FRAME_MS = FRAME * 1000 / SAMPLE_RATE

@@ -17,7 +17,8 @@ from conftest import needs_models
 
 from localvox.audio.base import SAMPLE_RATE
 from localvox.config import EndpointConfig, load_config
-from localvox.vad.endpoint import Endpointer, SpeechEnded, create
+from localvox.vad.endpoint import Endpointer, create
+from localvox.vad.endpoint_events import SpeechEnded
 
 FRAME = 512
 FRAME_MS = FRAME * 1000 / SAMPLE_RATE
@@ -30,7 +31,7 @@ def cfg() -> EndpointConfig:
 
 def speech(name: str) -> np.ndarray:
     from localvox.audio.wav import read_wav
-    from localvox.bench.endpoint import speech_root
+    from localvox.bench.endpoint_data import speech_root
 
     path = next((speech_root() / "asr").glob(f"*/{name}.wav"), None)
     if path is None:
@@ -241,7 +242,7 @@ PHRASE_BREAK_S = 2.225               # the word gap Whisper's timestamps give fo
 
 @needs_models("smart_turn_v3_2", "silero_vad")
 def test_on_real_speech_smart_turn_ends_sooner_and_rides_over_a_mid_sentence_pause() -> None:
-    from localvox.bench.endpoint import LEAD_S, _pad, room_tone, speech_bounds
+    from localvox.bench.endpoint_data import LEAD_S, _pad, room_tone, speech_bounds
     from localvox.vad import smart_turn
 
     det = smart_turn.create(load_config(use_user_file=False))

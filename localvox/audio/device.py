@@ -2,13 +2,14 @@
 
 Why it looks like this:
 
-* ``sounddevice`` is imported only inside functions. Importing it raises ``OSError`` when
-  libportaudio2 is missing; that, a PortAudio failure, or a machine with no devices all
-  become one ``AudioDeviceError`` line ("no sound card found (...); running in text
-  mode") that the CLI and TUI turn into text mode instead of a crash.
+* ``sounddevice`` is imported only inside functions (``portaudio``, which also lists,
+  chooses and probes devices). Importing it raises ``OSError`` when libportaudio2 is
+  missing; that, a PortAudio failure, or a machine with no devices all become one
+  ``AudioDeviceError`` line ("no sound card found (...); running in text mode") that the
+  CLI and TUI turn into text mode instead of a crash.
 * The microphone opens at the device's own rate when 16 kHz is not supported, and
-  ``StreamResampler`` converts block by block without seams (a polyphase filter run on
-  overlapping windows), so VAD and ASR always see 16 kHz mono.
+  ``StreamResampler`` (``resampler``) converts block by block without seams (a polyphase
+  filter run on overlapping windows), so VAD and ASR always see 16 kHz mono.
 * PortAudio calls back on its own thread; blocks cross to the event loop with
   ``loop.call_soon_threadsafe`` into an ``asyncio.Queue`` (no shared mutable state).
 * The speaker pulls ``[audio] playback_block_ms`` blocks from a ``PlaybackBuffer`` in its
@@ -19,213 +20,24 @@ Why it looks like this:
 from __future__ import annotations
 
 import asyncio
-import importlib
 import time
-from dataclasses import dataclass
-from math import ceil, gcd
 from typing import TYPE_CHECKING, Any, AsyncIterator, Literal
 
 import numpy as np
 
 from localvox.audio.base import SAMPLE_RATE, AudioFrame, resample
 from localvox.audio.clocked import PlaybackBuffer
+from localvox.audio.portaudio import (find_device, first_line, import_sounddevice,
+                                      list_devices, pick_rate)
+from localvox.audio.resampler import StreamResampler
 from localvox.errors import AudioDeviceError
 
 if TYPE_CHECKING:
     from localvox.config import Config
 
-Kind = Literal["input", "output"]
-TEXT_MODE = "running in text mode"
-
-
-# --------------------------------------------------------------------------------------
-# sounddevice, lazily
-# --------------------------------------------------------------------------------------
-def _import_sounddevice() -> Any:
-    """Import sounddevice, mapping every "no audio stack" failure to ``AudioDeviceError``."""
-    try:
-        return importlib.import_module("sounddevice")
-    except OSError:
-        raise AudioDeviceError("no sound card found (PortAudio library missing: "
-                               f"apt-get install libportaudio2); {TEXT_MODE}") from None
-    except ImportError:
-        raise AudioDeviceError("no sound card found (sounddevice not installed: "
-                               f"pip install sounddevice); {TEXT_MODE}") from None
-
-
-@dataclass(frozen=True)
-class DeviceInfo:
-    index: int
-    name: str
-    inputs: int
-    outputs: int
-    default_samplerate: float
-    hostapi: str
-    is_default_input: bool = False
-    is_default_output: bool = False
-
-    def channels(self, kind: Kind) -> int:
-        return self.inputs if kind == "input" else self.outputs
-
-
-def list_devices() -> list[DeviceInfo]:
-    """All PortAudio devices (may be empty). Raises ``AudioDeviceError`` if there is no
-    audio stack at all (library missing, PortAudio cannot initialise)."""
-    sd = _import_sounddevice()
-    try:
-        raw = sd.query_devices()
-        apis = sd.query_hostapis()
-        default_in, default_out = sd.default.device
-    except Exception as err:  # sounddevice.PortAudioError and friends
-        raise AudioDeviceError(f"no sound card found ({_first_line(err)}); {TEXT_MODE}") from None
-    devices = []
-    for i, d in enumerate(raw):
-        api = apis[d["hostapi"]]["name"] if d["hostapi"] < len(apis) else "?"
-        devices.append(DeviceInfo(i, d["name"], int(d["max_input_channels"]),
-                                  int(d["max_output_channels"]),
-                                  float(d["default_samplerate"]), api,
-                                  i == default_in, i == default_out))
-    return devices
-
-
-def _first_line(err: Exception) -> str:
-    text = str(err).strip()
-    return text.splitlines()[0] if text else type(err).__name__
-
-
-def find_device(spec: str | int, kind: Kind) -> DeviceInfo:
-    """Pick a device: "" = the system default, "3" or 3 = an index, else a name substring.
-
-    Raises ``AudioDeviceError`` with one line: none at all (text mode), or no match (with
-    the names that do exist, so the fix is obvious).
-    """
-    devices = [d for d in list_devices() if d.channels(kind) > 0]
-    if not devices:
-        raise AudioDeviceError(f"no sound card found (no {kind} devices); {TEXT_MODE}")
-    text = str(spec).strip()
-    if text == "":
-        for d in devices:
-            if d.is_default_input if kind == "input" else d.is_default_output:
-                return d
-        return devices[0]
-    if text.lstrip("-").isdigit():
-        index = int(text)
-        for d in devices:
-            if d.index == index:
-                return d
-        raise AudioDeviceError(f"[audio] {kind}_device = {text}: no {kind} device with that "
-                               f"index (have: {_names(devices)})")
-    needle = text.lower()
-    for d in devices:
-        if needle in d.name.lower():
-            return d
-    raise AudioDeviceError(f"[audio] {kind}_device = {text!r}: no {kind} device matches "
-                           f"(have: {_names(devices)})")
-
-
-def _names(devices: list[DeviceInfo]) -> str:
-    return ", ".join(f"{d.index}: {d.name}" for d in devices[:8])
-
-
-def probe(config: "Config | None" = None) -> tuple[bool, str]:
-    """Is there a usable microphone and speaker? ``(ok, one-line message)``; never raises.
-
-    With a config, the devices named by ``[audio] input_device`` / ``output_device`` are
-    the ones checked (a typo there is reported with the names that exist). Used by
-    ``localvox doctor`` and to decide on text mode.
-    """
-    want_in = config.audio.input_device if config is not None else ""
-    want_out = config.audio.output_device if config is not None else ""
-    try:
-        devices = list_devices()
-    except AudioDeviceError as err:
-        return False, str(err)
-    ins = [d for d in devices if d.inputs > 0]
-    outs = [d for d in devices if d.outputs > 0]
-    if not ins and not outs:
-        return False, f"no sound card found (no audio devices); {TEXT_MODE}"
-    if not ins:
-        return False, f"no microphone found ({len(outs)} output devices only); {TEXT_MODE}"
-    if not outs:
-        return False, f"no speaker found ({len(ins)} input devices only); replies shown as text"
-    try:
-        mic = find_device(want_in, "input")
-        spk = find_device(want_out, "output")
-    except AudioDeviceError as err:
-        return False, str(err)
-    return True, (f"{len(ins)} input / {len(outs)} output devices; "
-                  f"microphone: {mic.name}; speaker: {spk.name}")
-
-
-def _pick_rate(sd: Any, device: DeviceInfo, kind: Kind, channels: int) -> int:
-    """16 kHz if the device takes it (no resampling), else its native rate."""
-    check = sd.check_input_settings if kind == "input" else sd.check_output_settings
-    try:
-        check(device=device.index, samplerate=SAMPLE_RATE, channels=channels, dtype="float32")
-        return SAMPLE_RATE
-    except Exception:
-        return int(device.default_samplerate)
-
-
-# --------------------------------------------------------------------------------------
-# Streaming resampler
-# --------------------------------------------------------------------------------------
-class StreamResampler:
-    """Resample a stream block by block with the same result as resampling it whole.
-
-    ``resample_poly`` on each block alone leaves seams (its filter sees zeros past each
-    edge). Instead the input is buffered from a position aligned to the decimation
-    factor, the whole buffer is filtered, and only outputs whose filter support lies fully
-    inside it are emitted; the rest wait for the next block. Latency: ``margin`` input
-    samples (under 2 ms for common rates).
-    """
-
-    def __init__(self, src_rate: int, dst_rate: int = SAMPLE_RATE) -> None:
-        self.src, self.dst = src_rate, dst_rate
-        g = gcd(src_rate, dst_rate)
-        self.up, self.down = dst_rate // g, src_rate // g
-        # resample_poly's default filter spans 10 * max(up, down) taps each side at the
-        # upsampled rate; in input samples that is 10 * max(up, down) / up. Round up to a
-        # multiple of ``down`` so buffer starts stay aligned.
-        half = ceil(10 * max(self.up, self.down) / self.up) + 1
-        self.margin = ceil(half / self.down) * self.down
-        self._buf = np.zeros(0, dtype=np.float32)
-        self._buf_start = 0   # absolute input index of _buf[0] (a multiple of down)
-        self._out_pos = 0     # absolute output index of the next sample to emit
-
-    def process(self, x: np.ndarray) -> np.ndarray:
-        x = np.asarray(x, dtype=np.float32).reshape(-1)
-        if self.src == self.dst:
-            return x
-        self._buf = np.concatenate([self._buf, x]) if self._buf.size else x.copy()
-        return self._emit(final=False)
-
-    def flush(self) -> np.ndarray:
-        """Emit what is left at the end of the stream."""
-        if self.src == self.dst:
-            return np.zeros(0, dtype=np.float32)
-        return self._emit(final=True)
-
-    def _emit(self, *, final: bool) -> np.ndarray:
-        if self._buf.size == 0:
-            return np.zeros(0, dtype=np.float32)
-        y = resample(self._buf, self.src, self.dst)
-        base = self._buf_start * self.up // self.down
-        end_in = self._buf_start + self._buf.size
-        if final:
-            valid_end = (end_in * self.up + self.down - 1) // self.down
-        else:
-            valid_end = (end_in - self.margin) * self.up // self.down
-        valid_end = min(valid_end, base + y.size)
-        if valid_end <= self._out_pos:
-            return np.zeros(0, dtype=np.float32)
-        out = y[self._out_pos - base:valid_end - base].astype(np.float32, copy=False)
-        self._out_pos = valid_end
-        keep_from = (self._out_pos * self.down // self.up - self.margin) // self.down * self.down
-        keep_from = max(self._buf_start, keep_from)
-        self._buf = self._buf[keep_from - self._buf_start:]
-        self._buf_start = keep_from
-        return out
+# ``list_devices`` is re-exported: the TUI's settings screen imports it from here.
+__all__ = ["MicSource", "SpeakerSink", "create", "create_sink", "create_source",
+           "list_devices"]
 
 
 # --------------------------------------------------------------------------------------
@@ -264,8 +76,8 @@ class MicSource:
         """Open the input stream (idempotent); called from ``frames()`` on the event loop."""
         if self._stream is not None:
             return
-        sd = _import_sounddevice()
-        self.device_rate = _pick_rate(sd, self.device, "input", 1)
+        sd = import_sounddevice()
+        self.device_rate = pick_rate(sd, self.device, "input", 1)
         self._loop = asyncio.get_running_loop()
         self._queue = asyncio.Queue()
         try:
@@ -277,7 +89,7 @@ class MicSource:
         except Exception as err:
             self._stream = None
             raise AudioDeviceError(f"cannot open microphone {self.device.name!r}: "
-                                   f"{_first_line(err)}") from None
+                                   f"{first_line(err)}") from None
 
     def _callback(self, indata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
         # PortAudio's thread: copy (indata is reused) and hand over to the event loop.
@@ -368,7 +180,7 @@ class SpeakerSink:
         """Open the output stream (idempotent); raises ``AudioDeviceError``."""
         if self._stream is not None:
             return
-        sd = _import_sounddevice()
+        sd = import_sounddevice()
         last: Exception | None = None
         for channels in (1, 2):
             try:
@@ -384,7 +196,7 @@ class SpeakerSink:
                 self._stream = None
                 last = err
         raise AudioDeviceError(f"cannot open speaker {self.device.name!r}: "
-                               f"{_first_line(last) if last else 'unknown error'}")
+                               f"{first_line(last) if last else 'unknown error'}")
 
     def _callback(self, outdata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
         block = self._buffer.pull(frames)

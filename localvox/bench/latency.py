@@ -232,7 +232,7 @@ def _plain_asr(parts: Any) -> Any:
 def load_turns(args: argparse.Namespace, parts: Any) -> list["Clip"]:
     """Piper and real-speech turns, interleaved (tool questions, chat, real people)."""
     from localvox.bench import turnset
-    from localvox.bench.endpoint import speech_root
+    from localvox.bench.endpoint_data import speech_root
     from localvox.errors import LocalvoxError
 
     sources = {s.strip() for s in args.sources.split(",") if s.strip()}

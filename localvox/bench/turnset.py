@@ -72,7 +72,7 @@ def piper_clips(tts: Any) -> list[Clip]:
     import numpy as np
 
     from localvox.audio.base import resample
-    from localvox.bench.endpoint import speech_bounds
+    from localvox.bench.endpoint_data import speech_bounds
 
     out: list[Clip] = []
     for i, text in enumerate(PIPER_TOOL + PIPER_CHAT):
@@ -86,7 +86,7 @@ def real_clips(root: Path, coffee: int = 4) -> list[Clip]:
     """CMU ARCTIC prompts and the first ``coffee`` coffee orders, cut 50 ms after the
     energy end of speech (the bench appends its own silence)."""
     from localvox.audio.wav import read_wav
-    from localvox.bench.endpoint import speech_bounds
+    from localvox.bench.endpoint_data import speech_bounds
 
     paths = sorted((root / "asr" / "arctic").glob("*.wav"))
     paths += sorted((root / "intent" / "coffee").glob("*.wav"))[:coffee]

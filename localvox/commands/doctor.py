@@ -28,7 +28,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def check_audio(config: Any) -> list[Check]:
     try:
-        from localvox.audio.device import probe
+        from localvox.audio.portaudio import probe
     except ImportError as err:  # pragma: no cover - the module ships with localvox
         return [Check("audio", "warning", f"audio support unavailable ({err})")]
     ok, message = probe(config)

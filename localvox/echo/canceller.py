@@ -15,6 +15,9 @@ microphone frame through :meth:`EchoCanceller.clean`. Inside, per 16 ms block:
 3. a spectral residual suppressor removes what the linear filter cannot, including the
    room's reverberation past the filter's length (``reverb``).
 
+The reference and the microphone history are kept on the microphone's clock by
+``timeline.Timeline``.
+
 With no playback anywhere near, the signal passes through unchanged (apart from the fixed
 one-block latency of the suppressor's overlap-add), so the canceller can stay on all the time.
 """
@@ -32,6 +35,7 @@ from localvox.echo.delay import DelayTracker
 from localvox.echo.fdaf import PartitionedFDAF
 from localvox.echo.reverb import ReverbTail
 from localvox.echo.suppressor import ResidualSuppressor
+from localvox.echo.timeline import Timeline
 from localvox.echo.wiener import least_squares_path, residual_energy
 
 if TYPE_CHECKING:
@@ -53,65 +57,6 @@ class EchoState:
     """The microphone carries clearly more than the predicted echo: someone is talking."""
     suppression_db: float
     """Mean attenuation the residual suppressor applied on the last block."""
-
-
-class _Timeline:
-    """Reference samples indexed by microphone-clock sample number; zeros where nothing played."""
-
-    def __init__(self) -> None:
-        self.base = 0
-        self.buf = np.zeros(0, dtype=np.float32)
-
-    @property
-    def end(self) -> int:
-        return self.base + len(self.buf)
-
-    def write(self, start: int, samples: np.ndarray) -> None:
-        if start < self.base:
-            cut = self.base - start
-            if cut >= len(samples):
-                return
-            samples, start = samples[cut:], self.base
-        stop = start + len(samples)
-        if stop > self.end:
-            self.buf = np.concatenate([self.buf, np.zeros(stop - self.end, np.float32)])
-        i = start - self.base
-        self.buf[i : i + len(samples)] = samples
-
-    def read(self, start: int, n: int) -> np.ndarray:
-        out = np.zeros(n, dtype=np.float64)
-        lo, hi = max(start, self.base), min(start + n, self.end)
-        if hi > lo:
-            out[lo - start : hi - start] = self.buf[lo - self.base : hi - self.base]
-        return out
-
-    def read_between(self, start: float, n: int, step: float = 1.0, half: int = 16) -> np.ndarray:
-        """``n`` samples at positions ``start + i * step``, interpolated between samples.
-
-        Hann-windowed sinc (``2 * half`` taps): a clock mismatch is a resampling, and the
-        filter can only cancel what is reproduced to a small fraction of a sample.
-        """
-        if step == 1.0 and float(start).is_integer():
-            return self.read(int(start), n)
-        pos = start + step * np.arange(n)
-        first = int(np.floor(pos[0])) - half + 1
-        raw = self.read(first, int(np.floor(pos[-1])) + half + 1 - first)
-        base = np.floor(pos).astype(np.int64) - first
-        frac = pos - np.floor(pos)
-        k = np.arange(-half + 1, half + 1)
-        arg = k[None, :] - frac[:, None]
-        w = np.sinc(arg) * (0.5 + 0.5 * np.cos(np.pi * arg / half))
-        return np.einsum("ij,ij->i", raw[base[:, None] + k[None, :]], w)
-
-    def truncate(self, at: int) -> None:
-        if at < self.end:
-            self.buf = self.buf[: max(0, at - self.base)]
-
-    def trim(self, before: int) -> None:
-        if before > self.base + 4 * SAMPLE_RATE:  # trim in big steps, not every block
-            cut = min(before - self.base, len(self.buf))
-            self.buf = self.buf[cut:]
-            self.base += cut
 
 
 class EchoCanceller:
@@ -139,8 +84,8 @@ class EchoCanceller:
         self.tracker = DelayTracker(self.max_lag)
         self.align = DriftingAlignment(self.margin)
         self.drift = PathDriftMeter(self.filter.P * block)
-        self.ref = _Timeline()
-        self.mic_hist = _Timeline()  # recent mic samples, for delay estimation
+        self.ref = Timeline()
+        self.mic_hist = Timeline()  # recent mic samples, for delay estimation
         self.n_mic = 0  # absolute index of the next microphone sample
         self.delay: int | None = None  # rounded current delay, for display and tests
         self._in = np.zeros(0)

@@ -18,7 +18,7 @@ from localvox.audio.base import SAMPLE_RATE
 from localvox.pipeline.bus import EventBus
 from localvox.pipeline.events import SpeechStarted, SpeechStopped
 from localvox.pipeline.trace import EngineClock, TurnMarks
-from localvox.vad.endpoint import SpeechBegan, SpeechEnded
+from localvox.vad.endpoint_events import SpeechBegan, SpeechEnded
 
 END = object()
 """Queued after the last audio of an utterance: finish now."""

@@ -24,10 +24,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from localvox.audio.base import resample
-from localvox.cloud.protocol import (
-    ProtocolError, TtsRequest, dumps, float_to_pcm16, idle_timeout_message, parse_tts_request,
-    tts_chunk_frame, tts_complete_frame, tts_error_frame,
+from localvox.cloud.lightning_protocol import (
+    TtsRequest, idle_timeout_message, parse_tts_request, tts_chunk_frame, tts_complete_frame,
+    tts_error_frame,
 )
+from localvox.cloud.protocol import ProtocolError, dumps, float_to_pcm16
 
 log = logging.getLogger("localvox.serve")
 

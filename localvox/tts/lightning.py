@@ -24,9 +24,9 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable
 
+from localvox.cloud.lightning_protocol import TtsFrame, parse_tts_frame, tts_request_message
 from localvox.cloud.protocol import (
-    TTS_PATH, TTS_SAMPLE_RATES, ProtocolError, TtsFrame, build_query, dumps, parse_tts_frame,
-    pcm16_to_float, tts_request_message,
+    TTS_PATH, TTS_SAMPLE_RATES, ProtocolError, build_query, dumps, pcm16_to_float,
 )
 from localvox.cloud.ws import (CloudUnavailable, close_quietly, is_closed_error,
                                missing_key_error, open_socket)

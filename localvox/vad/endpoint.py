@@ -14,10 +14,12 @@ What it does, frame by frame (any frame size; 32 ms from the default source):
   ``SpeechDiscarded`` (a click, a cough); no ``SpeechBegan`` was sent for it.
 * While speaking, a frame stays voiced down to a lower ``neg_threshold`` (hysteresis, as
   Silero's own segmenter does), so soft word endings do not start the silence clock.
-* The silence needed to end the turn is chosen by ``endpoint_silence_ms`` from the latest
-  partial transcript (``set_partial``): short when it looks finished, long when it ends in
-  a continuation word, a filler or trailing punctuation, the default before any partial.
-  ``SpeechEnded`` carries the utterance audio: pre-roll, speech, and a short tail.
+* The silence needed to end the turn is chosen by ``endpoint_silence_ms``
+  (``endpoint_rule``) from the latest partial transcript (``set_partial``): short when it
+  looks finished, long when it ends in a continuation word, a filler or trailing
+  punctuation, the default before any partial.
+  ``SpeechEnded`` (``endpoint_events``, with ``SpeechBegan`` and ``SpeechDiscarded``)
+  carries the utterance audio: pre-roll, speech, and a short tail.
 * With a ``TurnJudge`` (Smart Turn, ``localvox.vad.smart_turn``), once the silence reaches
   ``[endpoint] smart_turn_silence_ms`` the utterance audio so far is sent to it, once per
   silence run; the frame loop never waits for the answer, later frames poll it. "Complete"
@@ -32,14 +34,14 @@ What it does, frame by frame (any frame size; 32 ms from the default source):
 from __future__ import annotations
 
 import logging
-import re
 from collections import deque
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Literal, Union
+from typing import TYPE_CHECKING, Callable, Literal
 
 import numpy as np
 
 from localvox.audio.base import SAMPLE_RATE
+from localvox.vad.endpoint_events import Decision, SpeechBegan, SpeechDiscarded, SpeechEnded
+from localvox.vad.endpoint_rule import endpoint_silence_ms
 
 if TYPE_CHECKING:
     from localvox.config import Config, EndpointConfig
@@ -54,115 +56,6 @@ TAIL_MS = 150
 or vowel has fully decayed, and cutting it there can cost the last word's ending."""
 HYSTERESIS = 0.15
 """``neg_threshold = threshold - HYSTERESIS``, as in Silero's reference segmenter."""
-
-_TRAILING_OFF = ("...", "…", ",", "-", "–", "—", ":", ";")
-_FINISHED = (".", "?", "!")
-_WORD = re.compile(r"[a-z0-9']+")
-
-Completeness = Literal["complete", "incomplete", "unknown"]
-
-
-# --------------------------------------------------------------------------------------
-# The adaptive end-of-turn rule
-# --------------------------------------------------------------------------------------
-def partial_completeness(text: str | None, continuation_words: "list[str] | set[str]"
-                         ) -> Completeness:
-    """Judge whether a partial transcript looks like a finished turn.
-
-    In order (the first that applies wins):
-
-    1. nothing yet (None or blank)                       -> ``unknown``
-    2. last word is a continuation word or filler from
-       ``[endpoint] continuation_words`` ("... and", "um.") -> ``incomplete``
-       (checked before punctuation: Whisper writes "Um." and "and." too)
-    3. ends with trailing-off punctuation: "...", "…", ",", dashes, ":" or ";"
-       (how Whisper renders a voice that trails off or rises mid-sentence) -> ``incomplete``
-    4. ends with ".", "?" or "!"                          -> ``complete``
-    5. anything else (no final punctuation: a cloud ASR that does not punctuate, or a
-       partial cut mid-word)                             -> ``unknown``
-    """
-    if text is None:
-        return "unknown"
-    stripped = text.strip().replace("’", "'")
-    if not stripped:
-        return "unknown"
-    words = _WORD.findall(stripped.lower())
-    if words:
-        cont = {w.lower() for w in continuation_words}
-        if words[-1] in cont:
-            return "incomplete"
-    else:
-        return "unknown"  # only punctuation or symbols: no evidence either way
-    if stripped.endswith(_TRAILING_OFF):
-        return "incomplete"
-    if stripped.endswith(_FINISHED):
-        return "complete"
-    return "unknown"
-
-
-def endpoint_silence_ms(text: str | None, cfg: "EndpointConfig") -> int:
-    """The end-of-turn silence (ms) to wait for, given the latest partial transcript.
-
-    ``complete`` -> ``cfg.complete_silence_ms`` (e.g. "What time is it?" -> 400),
-    ``incomplete`` -> ``cfg.incomplete_silence_ms`` ("set a timer for five minutes and",
-    "um" -> 1200), ``unknown`` -> ``cfg.default_silence_ms`` (700). See
-    ``partial_completeness`` for the rule.
-    """
-    verdict = partial_completeness(text, cfg.continuation_words)
-    if verdict == "complete":
-        return cfg.complete_silence_ms
-    if verdict == "incomplete":
-        return cfg.incomplete_silence_ms
-    return cfg.default_silence_ms
-
-
-# --------------------------------------------------------------------------------------
-# Decisions
-# --------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class SpeechBegan:
-    """Speech confirmed (``min_speech_ms`` voiced). Start the transcriber on ``audio``."""
-
-    at_s: float
-    """Stream time of the first voiced frame (the onset)."""
-    audio_start_s: float
-    """Stream time of ``audio[0]``: the onset minus the pre-roll (never before 0)."""
-    audio: np.ndarray
-    """Pre-roll plus everything from the onset up to now (16 kHz float32)."""
-
-
-@dataclass(frozen=True)
-class SpeechEnded:
-    """The turn is over: ``audio`` is the whole utterance."""
-
-    audio: np.ndarray
-    """Pre-roll + speech + a short tail, 16 kHz float32; starts at ``audio_start_s``."""
-    audio_start_s: float
-    speech_start_s: float
-    speech_end_s: float
-    """Stream time of the end of the last voiced frame (the true end of speech)."""
-    decided_s: float
-    """Stream time at which the decision was made (``speech_end_s`` + the silence)."""
-    silence_ms: int
-    """The end-of-turn silence that was required (0 when not ended by silence); for
-    ``smart_turn`` the silence at the moment the verdict arrived."""
-    reason: Literal["silence", "smart_turn", "max_length", "input_ended"]
-    partial: str | None = None
-    """The partial transcript the silence was chosen from."""
-    turn_probability: float | None = None
-    """Smart Turn's P(complete) for this silence run, if it answered in time."""
-
-
-@dataclass(frozen=True)
-class SpeechDiscarded:
-    """A candidate onset dropped before ``min_speech_ms`` of voiced audio (no ``SpeechBegan``
-    was sent for it): a click, a cough, a door. Informational."""
-
-    at_s: float
-    voiced_ms: float
-
-
-Decision = Union[SpeechBegan, SpeechEnded, SpeechDiscarded]
 
 
 # --------------------------------------------------------------------------------------
