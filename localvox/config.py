@@ -54,6 +54,7 @@ class WakeConfig:
     verifier_model: str = "whisper_tiny_en"
     verify_window_s: float = 2.0
     verify_match: float = 0.8
+    confident_threshold: float = 0.9
     refractory_s: float = 2.0
     follow_up_s: float = 5.0
 
