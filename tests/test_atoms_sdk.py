@@ -13,8 +13,9 @@ import pytest
 
 from localvox.agent import events as ev
 from localvox.agent.app import App, SetupError
+from localvox.agent.app_agent import AppAgent, handoff_notice
 from localvox.agent.client import ChatStream, LLMClient, set_active_config
-from localvox.agent.launch import AppAgent, handoff_notice, load_app, run_app
+from localvox.agent.launch import load_app, run_app
 from localvox.llm.base import ChatChunk, ToolCall
 from localvox.pipeline.agent_port import AgentNotice, EndSession, ReplyText, ToolFinished
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 
 from localvox.bench import turnset
-from localvox.bench.latency import TurnResult, print_table, summarize
+from localvox.bench.latency_report import TurnResult, print_table, summarize
 from localvox.config import load_config
 
 

@@ -19,7 +19,8 @@ import pytest
 
 from localvox.agent import events as ev
 from localvox.config import load_config
-from localvox.examples.bank.agent import BankCSR, create_app
+from localvox.examples.bank.agent import BankCSR
+from localvox.examples.bank.app import create_app
 from localvox.examples.bank.audit import read_trail, verify_chain
 from localvox.examples.bank.seed import seed
 from localvox.examples.bank.speech import count_phrase, rupees_in_words

@@ -11,7 +11,8 @@ import asyncio
 import sys
 from typing import TYPE_CHECKING, Any
 
-from localvox.agent.launch import finish, handoff_notice
+from localvox.agent.app_agent import handoff_notice
+from localvox.agent.launch import finish
 
 if TYPE_CHECKING:
     from localvox.agent.app import App

@@ -108,7 +108,7 @@ async def _bench(args: argparse.Namespace, config: Any) -> dict[str, Any]:
 
 
 def summarize(rows: dict[str, list[dict[str, Any]]], file: str) -> dict[str, Any]:
-    from localvox.bench.latency import percentile
+    from localvox.bench.latency_report import percentile
 
     out: dict[str, Any] = {"file": file, "turns": rows, "target_ratio": TARGET}
     for label, results in rows.items():

@@ -235,7 +235,7 @@ async def run_clip(config: Any, parts: Any, app: Any, samples: Any,
 
 
 def percentile(values: list[float], q: float) -> float | None:
-    from localvox.bench.latency import percentile as pct
+    from localvox.bench.latency_report import percentile as pct
 
     return pct(values, q)
 

@@ -7,7 +7,7 @@ Run one with ``localvox example NAME`` (speech loop) or ``localvox example NAME 
 EXAMPLES: dict[str, tuple[str, str]] = {
     "weather": ("localvox.examples.weather",
                 "the article's weather agent: a tool loop with 'one moment' feedback"),
-    "bank": ("localvox.examples.bank.agent",
+    "bank": ("localvox.examples.bank.app",
              "bank customer service: verification, guarded SQL, exact analysis, audit trail"),
     "sentiment": ("localvox.examples.sentiment",
                   "support agent with a sentiment monitor that offers a warm transfer"),

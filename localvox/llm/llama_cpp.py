@@ -16,8 +16,9 @@ prompt and tool schemas, so a turn evaluates only what is new. ``warm()`` evalua
 prefix ahead of the first turn (the app calls it in the background at start), and the KV
 state right after each distinct prefix is saved (``llama_state_get_data``; a few MB per
 thousand tokens) so a prompt with another prefix -- tools offered or not, another
-session's system prompt -- restores it instead of re-reading the schemas. Measured with
-the 1.5B (n_threads=2): first token 0.9 s cold, 0.27-0.35 s once cached.
+session's system prompt -- restores it instead of re-reading the schemas
+(``prefix_cache.py``). Measured with the 1.5B (n_threads=2): first token 0.9 s cold,
+0.27-0.35 s once cached.
 
 Native tools: when the template is Hermes-style (Qwen2.5), tools go into the template and
 ``<tool_call>`` blocks are parsed from the stream (``toolcall.py``); text outside them
@@ -33,7 +34,6 @@ import json
 import os
 import threading
 import time
-from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable
@@ -41,28 +41,16 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Callable
 from localvox.errors import LLMError, LocalvoxError
 from localvox.llm.base import ChatChunk
 from localvox.llm.chat_template import ChatTemplate, template_info
+from localvox.llm.llama_load import check_gguf, keep_stdio_open
 from localvox.llm.openai import ToolCallAccumulator
+from localvox.llm.prefix_cache import PrefixCache, common_prefix
+from localvox.llm.tool_bias import call_start_tokens, first_token_bias
 from localvox.llm.toolcall import ToolCallParser
 
 if TYPE_CHECKING:
     from localvox.config import Config
 
 _DONE = object()
-_PREFIX_STATES = 3  # saved KV states kept (system prompt +/- tools, another session's)
-
-
-def check_gguf(path: Path) -> None:
-    """Fail with one line before llama.cpp prints pages of C++ diagnostics."""
-    try:
-        with path.open("rb") as f:
-            magic = f.read(4)
-    except IsADirectoryError:
-        raise LLMError(f"{path} is a folder, not a GGUF model file") from None
-    except OSError as err:
-        raise LLMError(f"cannot read model file {path}: {err.strerror}") from None
-    if magic != b"GGUF":
-        raise LLMError(f"{path} is not a GGUF model file (llama.cpp needs a .gguf; "
-                       "set [llm] model to qwen2_5_coder_1_5b, smollm2_135m or a .gguf path)")
 
 
 class LlamaCppLLM:
@@ -87,7 +75,7 @@ class LlamaCppLLM:
         self._call_starts: list[int] = []
         self._llm: Any = None
         self._template: ChatTemplate | None = None
-        self._prefixes: OrderedDict[tuple[int, ...], bytes] = OrderedDict()
+        self._prefixes = PrefixCache()
         self._load_lock = threading.Lock()
         self._gen_lock = threading.Lock()  # one generation at a time per loaded model
         # One long-lived worker: a new thread per chat gave each reply fresh glibc malloc
@@ -120,7 +108,7 @@ class LlamaCppLLM:
                 except ImportError:
                     raise LLMError("llama-cpp-python is not installed: run "
                                    "`pip install llama-cpp-python`") from None
-                _keep_stdio_open()
+                keep_stdio_open()
                 try:
                     llm = Llama(model_path=str(self.model_path), n_ctx=self.n_ctx,
                                 n_threads=self.threads, n_threads_batch=self.threads,
@@ -132,7 +120,7 @@ class LlamaCppLLM:
                 info = template_info(llm)
                 self._template = ChatTemplate(info) if info is not None else None
                 self._llm = llm
-                self._call_starts = _call_start_tokens(llm)
+                self._call_starts = call_start_tokens(llm)
             return self._llm
 
     def _run(self, fn: Callable[..., Any], *args: Any) -> "asyncio.Future[Any]":
@@ -211,48 +199,7 @@ class LlamaCppLLM:
 
     def _ensure_prefix(self, prefix: list[int]) -> str:
         """Make the KV cache start with ``prefix``: already there, restored, or evaluated."""
-        llm = self._llm
-        key = tuple(prefix)
-        n = llm.n_tokens
-        have = llm.input_ids[:n].tolist() if n else []
-        if n >= len(prefix) and have[:len(prefix)] == prefix:
-            self._prefixes.move_to_end(key, last=True) if key in self._prefixes else None
-            return "kept"
-        state = self._prefixes.get(key)
-        if state is not None:
-            import ctypes
-
-            import llama_cpp
-
-            buf = (ctypes.c_uint8 * len(state)).from_buffer_copy(state)
-            if llama_cpp.llama_state_set_data(llm._ctx.ctx, buf, len(state)) == len(state):
-                llm.input_ids[:len(prefix)] = prefix
-                llm.n_tokens = len(prefix)
-                llm._requires_eval = True
-                self._prefixes.move_to_end(key)
-                return "restored"
-        common = 0
-        for a, b in zip(have, prefix):
-            if a != b:
-                break
-            common += 1
-        llm.n_tokens = common
-        llm.eval(prefix[common:])
-        self._save_prefix(key)
-        return "evaluated"
-
-    def _save_prefix(self, key: tuple[int, ...]) -> None:
-        import ctypes
-
-        import llama_cpp
-
-        ctx = self._llm._ctx.ctx
-        size = llama_cpp.llama_state_get_size(ctx)
-        buf = (ctypes.c_uint8 * size)()
-        written = llama_cpp.llama_state_get_data(ctx, buf, size)
-        self._prefixes[key] = bytes(memoryview(buf)[:written])
-        while len(self._prefixes) > _PREFIX_STATES:
-            self._prefixes.popitem(last=False)
+        return self._prefixes.ensure(self._llm, prefix)
 
     # -- generation (worker thread) ----------------------------------------------------------
     def _generate(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None,
@@ -268,7 +215,7 @@ class LlamaCppLLM:
         how = "none"
         if prefix and tokens[:len(prefix)] == prefix and len(tokens) > len(prefix):
             how = self._ensure_prefix(prefix)
-        cached = _common_prefix(llm.input_ids[:llm.n_tokens].tolist(), tokens)
+        cached = common_prefix(llm.input_ids[:llm.n_tokens].tolist(), tokens)
         # a tool-capable model may still write a call when none is offered (the tool loop's
         # last round): cut it out rather than speak JSON; without tools it is dropped
         parser = ToolCallParser() if tools or self._template.supports_tools else None
@@ -282,7 +229,7 @@ class LlamaCppLLM:
         processors = None
         bias = float(overrides.pop("tool_call_bias", self.tool_call_bias))
         if tools and bias and self._call_starts:
-            processors = [_first_token_bias(len(tokens), self._call_starts, bias)]
+            processors = [first_token_bias(len(tokens), self._call_starts, bias)]
         gen = llm.generate(tokens, temp=temperature, top_k=40, top_p=0.95, min_p=0.05,
                            repeat_penalty=float(overrides.pop("repeat_penalty", 1.0)),
                            logits_processor=processors)
@@ -421,86 +368,6 @@ class LlamaCppLLM:
                 if close is not None:
                     close()
                 self._llm = None
-
-
-class _NoRedirect:
-    """Stand-in for llama-cpp-python's ``suppress_stdout_stderr``."""
-
-    def __init__(self, disable: bool = True) -> None:
-        pass
-
-    def __enter__(self) -> "_NoRedirect":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-
-_QUIET_LOG: Any = None
-"""llama.cpp's log callback (kept referenced: ctypes must not free it)."""
-
-
-def _keep_stdio_open() -> None:
-    """Stop llama-cpp-python pointing the whole process's stdout/stderr at /dev/null.
-
-    With ``verbose=False`` it dup2()s fds 1 and 2 to /dev/null while a model loads -- a
-    few seconds, process-wide. Now that the model loads in the background, the event loop
-    keeps printing meanwhile, and those lines vanished: the weather example's first reply
-    in ``--text`` mode was never shown. llama.cpp's own log lines are already muted
-    through its log callback (``set_verbose(False)``), so the redirect is not needed.
-    """
-    import ctypes
-
-    import llama_cpp
-    import llama_cpp._internals as internals
-    import llama_cpp.llama as llama_mod
-
-    # Without the redirect, llama.cpp's load-time chatter at its ERROR level ("control-looking
-    # token ... was not control-type" for the Qwen GGUF) reached the user's terminal: its log
-    # goes nowhere now. Real failures still surface as Python exceptions, shown as one line.
-    global _QUIET_LOG
-    if _QUIET_LOG is None:
-        _QUIET_LOG = llama_cpp.llama_log_callback(lambda level, text, user_data: None)
-        llama_cpp.llama_log_set(_QUIET_LOG, ctypes.c_void_p(0))
-    internals.suppress_stdout_stderr = _NoRedirect  # type: ignore[assignment]
-    llama_mod.suppress_stdout_stderr = _NoRedirect  # type: ignore[assignment]
-
-
-def _call_start_tokens(llm: Any) -> list[int]:
-    """Tokens a tool call can start with: ``<tool_call>`` and the braces Qwen-Coder uses."""
-    out: list[int] = []
-    for text, special in (("<tool_call>", True), ('{"', False), ("{{", False), ("{", False)):
-        ids = llm.tokenize(text.encode("utf-8"), add_bos=False, special=special)
-        if len(ids) == 1 and ids[0] not in out:
-            out.append(ids[0])
-    return out
-
-
-def _first_token_bias(prompt_len: int, token_ids: list[int], bias: float) -> Callable[..., Any]:
-    """Raise the logits of the call-start tokens for the first generated token only.
-
-    Why: Qwen2.5-Coder-1.5B answered "Is it raining in London right now?" with a made-up
-    "Yes, it is raining" although get_weather was offered: the call's first token ``{"``
-    trailed the top token by 1-3 logits on weather questions, and by 6-12 on chit-chat
-    ("Tell me a joke", "Hello there!"), measured with the weather example's prompt. A
-    bias inside that gap ([llm] tool_call_bias, default 3) turns the near-misses into calls
-    and leaves small talk as text.
-    """
-    def process(input_ids: Any, logits: Any) -> Any:
-        if len(input_ids) == prompt_len:
-            logits[token_ids] += bias
-        return logits
-
-    return process
-
-
-def _common_prefix(a: list[int], b: list[int]) -> int:
-    n = 0
-    for x, y in zip(a, b):
-        if x != y:
-            break
-        n += 1
-    return n
 
 
 def create(config: "Config", **kw: Any) -> LlamaCppLLM:

@@ -1,7 +1,7 @@
 """Understanding a bank caller without asking a 135M-parameter model to do it.
 
 The default offline LLM cannot pick tools or copy figures reliably, so the bank agent
-uses a deterministic dialogue policy (``agent.BankPolicy``) fed by this module: a few
+uses a deterministic dialogue policy (``policy.BankPolicy``) fed by this module: a few
 regular-expression cues turn an utterance into a ``Request`` (what the caller wants, with
 its slots) and pull verification answers out of free speech. It is deliberately
 conservative: anything it does not recognise goes to the LLM as open conversation, which
