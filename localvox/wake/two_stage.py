@@ -40,6 +40,7 @@ RECHECK_S = 0.24
 EPISODE_S = 1.0
 MAX_CHECKS = 4
 MAX_KEPT_CHECKS = 10_000
+SURE = "(stage one sure: not checked)"
 
 
 @dataclass(frozen=True)
@@ -106,7 +107,10 @@ class TwoStageDetector:
                 return None
             if cand.at_s - self._episode_s > EPISODE_S:
                 self._episode_s, self._episode_checks = cand.at_s, 0
-            if cand.score >= self.confident:
+            if cand.score >= self.confident:  # kept as a check passed, for traces and benches
+                if len(self.checks) < MAX_KEPT_CHECKS:
+                    self.checks.append(Check(cand.at_s, cand.score,
+                                             Verdict(True, cand.score, SURE, 0.0)))
                 self._last_fire_s = cand.at_s
                 return Detection(self.name, cand.score, cand.at_s)
             if self._episode_checks >= self.max_checks:
