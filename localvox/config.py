@@ -94,6 +94,7 @@ class AsrConfig:
     windowed: bool = True
     bias: bool = True
     bias_max_tokens: int = 128
+    nbest: int = 5
 
 
 @dataclass
