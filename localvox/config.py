@@ -95,6 +95,7 @@ class AsrConfig:
     bias: bool = True
     bias_max_tokens: int = 128
     nbest: int = 5
+    nbest_near: float = 0.0
 
 
 @dataclass

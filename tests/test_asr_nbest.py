@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from localvox.asr.bias import Bias, BiasPrompt
-from localvox.asr.whisper import Decoded
+from localvox.asr.whisper import Decoded, WhisperTranscriber
 from localvox.asr.whisper_stream import WhisperStream
 from localvox.bench.noise import shared_speech
 from tests.conftest import needs_models
@@ -25,10 +25,14 @@ SR = 16000
 class ScriptedWhisper:
     """What a ``WhisperStream`` asks of its transcriber, with scripted decodes."""
 
-    def __init__(self, greedy: str, hypotheses: list[str], judge: Any, nbest: int = 5) -> None:
+    wants_rescue = WhisperTranscriber.wants_rescue
+
+    def __init__(self, greedy: str, hypotheses: list[str], judge: Any, nbest: int = 5,
+                 nbest_near: float = 0.0) -> None:
         self.greedy = greedy
         self.hypotheses = hypotheses
         self.nbest = nbest
+        self.nbest_near = nbest_near
         self.partial_interval_ms = 500
         self.prompt = BiasPrompt("latte, mocha.", (1, 2), 2, 0, judge)
         self.rescued_audio: list[int] = []
@@ -41,7 +45,7 @@ class ScriptedWhisper:
         accepted = None
         if judge and prompt.judge is not None:
             self.judged_in_decode.append(self.greedy)
-            accepted = prompt.judge(self.greedy)
+            accepted = float(prompt.judge(self.greedy))
         return Decoded(self.greedy, len(audio) / SR, 0.01, "windowed", 2.0, accepted)
 
     def rescue(self, audio: np.ndarray, prompt: BiasPrompt) -> Decoded | None:
@@ -95,6 +99,22 @@ async def test_open_dictation_and_nbest_off_never_rescue() -> None:
     assert dictation.rescued_audio == [] and off.rescued_audio == []
 
 
+def near_orders(text: str) -> float:
+    """A scripted judge: 1.0 for a latte, 0.7 for a near miss (a size), else 0.1."""
+    return 1.0 if "latte" in text else 0.7 if "large" in text else 0.1
+
+
+async def test_with_nbest_near_only_finals_near_the_grammar_are_rescued() -> None:
+    near = ScriptedWhisper("a large light rose lot", ["a large latte"], near_orders,
+                           nbest_near=0.6)
+    assert await spoken(near) == "a large latte"
+    chat = ScriptedWhisper("tell me a joke", ["tell me a latte"], near_orders, nbest_near=0.6)
+    assert await spoken(chat) == "tell me a joke"
+    assert chat.rescued_audio == []  # small talk pays no beam decode
+    every = ScriptedWhisper("tell me a joke", ["tell me a latte"], near_orders)
+    assert await spoken(every) == "tell me a latte"  # 0.0, the default: every rejected final
+
+
 def test_the_judge_travels_with_the_bias_and_its_prompt() -> None:
     from localvox.asr.bias import build_prompt
 
@@ -113,9 +133,12 @@ def test_only_tools_with_sentences_give_a_judge_and_it_is_the_routers_sentence_l
 
     judge = vocabulary(BaristaAgent(llm=None)).judge
     assert judge is not None
-    assert judge("can I get a large light rose latte with some milk")
-    assert not judge("tell me a joke") and not judge("i love coffee")
-    assert not judge("set a timer for five minutes")  # no sentences of the barista's
+    assert judge("can I get a large light rose latte with some milk") == 1.0
+    assert judge("i love coffee") < 1.0  # the router's statement gate
+    assert judge("set a timer for five minutes") < 1.0  # no sentences of the barista's
+    # a near miss (no drink heard) reads nearer the grammar than small talk
+    assert 0.6 <= judge("make me a life house eight ounce iced milk") < 1.0
+    assert judge("tell me a joke") < 0.6
     builtin = ToolRegistry()
     builtin.discover(BuiltinTools(load_config(use_user_file=False)))
     assert tool_vocabulary(builtin.get_schemas(), sentences=builtin.get_sentences()).judge \

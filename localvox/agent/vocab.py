@@ -107,26 +107,35 @@ def tool_vocabulary(schemas: Iterable[Mapping[str, Any]], *,
 
 def grammar_judge(schemas: Iterable[Mapping[str, Any]],
                   sentences: Mapping[str, Any]) -> Judge | None:
-    """Whether a transcript is a call of one of these tools by its own sentences, or None
-    when no user tool has sentences (open conversation: nothing to judge by).
+    """A ``Judge``: 1.0 for a call of one of these tools by its own sentences, else the
+    share of the words their values and sentence words explain; None when no user tool
+    has sentences (open conversation: nothing to judge by).
 
-    The intent router's first layer, with the router's own statement gate, so the
-    recogniser's choice and the agent's routing agree.
+    Acceptance is the intent router's first layer, with the router's own statement gate,
+    so the recogniser's choice and the agent's routing agree.
     """
     spoken = [s for s in schemas
               if str(s.get("function", s).get("name", "")) in sentences
               and str(s.get("function", s).get("name", "")) not in BUILTIN_VOCABULARY]
     if not spoken:
         return None
+    from localvox.agent.fuzzy import explained_fraction, match_slots
     from localvox.agent.intent import IntentRouter
 
     names = {str(s.get("function", s)["name"]) for s in spoken}
     router = IntentRouter([dict(s) for s in spoken],
                           sentences={n: sentences[n] for n in names})
 
-    def judge(text: str) -> bool:
+    def judge(text: str) -> float:
         route = router.route(text)
-        return route is not None and route.layer == "sentences"
+        if route is not None and route.layer == "sentences":
+            return 1.0
+        near = 0.0
+        for intent in router.spoken:
+            if intent.values:
+                found = match_slots(text, intent.values, carrier=intent.carrier)
+                near = max(near, explained_fraction(text, found, intent.carrier))
+        return min(near, 0.99)
 
     return judge
 

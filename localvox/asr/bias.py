@@ -23,11 +23,12 @@ from typing import Callable, Iterable, Sequence
 
 __all__ = ["Bias", "BiasPrompt", "Judge", "build_prompt", "condense"]
 
-Judge = Callable[[str], bool]
-"""Whether a transcript is a command the session's tools accept (their grammar or value
-lists). It goes with the prompt so a recogniser can prefer, among its own hypotheses for a
-final, one the tools can act on (``WhisperTranscriber.rescue``). Called from a worker
-thread; open dictation has none."""
+Judge = Callable[[str], float]
+"""How well a transcript fits the session's tools (their grammar or value lists): 1.0 (or
+more) for a command they accept, else how near it came in [0, 1) (the share of its words
+the tools' values and sentence words explain). It goes with the prompt so a recogniser can
+prefer, among its own hypotheses for a final, one the tools can act on
+(``WhisperTranscriber.rescue``). Called from a worker thread; open dictation has none."""
 
 WHISPER_PROMPT_LIMIT = 223
 """Whisper's decoder keeps ``n_text_ctx // 2 - 1`` previous-text tokens."""

@@ -133,8 +133,8 @@ class Decoded:
     unprompted one did not), "plain", "plain-fallback" (windowed looked unreliable),
     "nbest" (``rescue``), "empty"."""
     window_s: float
-    accepted: bool | None = None
-    """The prompt's grammar judge on ``text`` (None: not asked)."""
+    verdict: float | None = None
+    """The prompt's grammar judge on ``text``: >= 1 accepted (None: not asked)."""
 
 
 class WhisperTranscriber:
@@ -145,7 +145,7 @@ class WhisperTranscriber:
                  beam_size: int = 1, language: str = "en", windowed: bool = True,
                  partial_interval_ms: int = 500, window_margin_s: float = 2.0,
                  window_step_s: float = 2.0, bias_max_tokens: int = 128,
-                 nbest: int = 5) -> None:
+                 nbest: int = 5, nbest_near: float = 0.0) -> None:
         self.model_path = Path(model_path)
         self.model = load_model(self.model_path, compute_type, threads)
         self.beam_size = max(1, beam_size)
@@ -164,6 +164,9 @@ class WhisperTranscriber:
         self.bias_max_tokens = bias_max_tokens
         self.nbest = max(0, nbest)
         """Hypotheses for ``rescue`` (below 2: no rescue)."""
+        self.nbest_near = nbest_near
+        """Rescue only finals the judge puts at least this near the grammar (0: all
+        rejected ones)."""
         self.prompt = BiasPrompt("", (), 0, 0)
         """The vocabulary prompt new streams decode with (``set_bias``)."""
 
@@ -243,8 +246,14 @@ class WhisperTranscriber:
                 text, path, window_s = self._decode_plain(audio, bp), "plain", 30.0
         if bp.text and echoes_prompt(text, bp.text):
             text = ""
-        accepted = bool(text) and bp.judge(text) if judge and bp.judge is not None else None
-        return Decoded(text, audio_s, time.perf_counter() - t0, path, window_s, accepted)
+        verdict = (float(bp.judge(text)) if text else 0.0) \
+            if judge and bp.judge is not None else None
+        return Decoded(text, audio_s, time.perf_counter() - t0, path, window_s, verdict)
+
+    def wants_rescue(self, verdict: float) -> bool:
+        """Whether a final with this judge verdict gets the n-best rescue: rejected (< 1),
+        and at least ``nbest_near`` close to the grammar."""
+        return self.nbest > 1 and verdict < 1.0 and verdict >= self.nbest_near
 
     def rescue(self, samples: np.ndarray, prompt: BiasPrompt | None = None) -> Decoded | None:
         """The best-scored of ``nbest`` beam hypotheses the prompt's grammar accepts, or None.
@@ -266,9 +275,10 @@ class WhisperTranscriber:
             if not text or text in seen or (bp.text and echoes_prompt(text, bp.text)):
                 continue
             seen.add(text)
-            if bp.judge(text):
+            verdict = float(bp.judge(text))
+            if verdict >= 1.0:
                 return Decoded(text, audio_s, time.perf_counter() - t0, "nbest",
-                               self.window_for(audio_s), True)
+                               self.window_for(audio_s), verdict)
         return None
 
     def decode_nbest(self, audio: np.ndarray, bp: BiasPrompt | None, n: int) -> list[str]:
@@ -356,7 +366,7 @@ class WhisperTranscriber:
 
     async def transcribe(self, samples: np.ndarray, *, windowed: bool | None = None) -> Transcript:
         d = await asyncio.to_thread(self.decode, samples, windowed=windowed, judge=True)
-        if d.accepted is False and self.nbest > 1:
+        if d.verdict is not None and self.wants_rescue(d.verdict):
             better = await asyncio.to_thread(self.rescue, samples, self.prompt)
             if better is not None:
                 return Transcript(better.text, True, d.audio_s, d.decode_s + better.decode_s)
@@ -372,6 +382,7 @@ def create(config: "Config", **kwargs: Any) -> WhisperTranscriber:
                                 compute_type=a.compute_type, threads=a.threads,
                                 beam_size=a.beam_size, language=a.language,
                                 windowed=a.windowed, partial_interval_ms=a.partial_interval_ms,
-                                bias_max_tokens=a.bias_max_tokens, nbest=a.nbest)
+                                bias_max_tokens=a.bias_max_tokens, nbest=a.nbest,
+                                nbest_near=a.nbest_near)
     opts.update(kwargs)
     return WhisperTranscriber(path, **opts)

@@ -159,10 +159,10 @@ class WhisperStream:
         text = last.text
         judge = self.prompt.judge
         if judge is not None and self.t.nbest > 1 and text:
-            accepted = last.accepted
-            if accepted is None:  # a partial decoded before speech stopped: not judged yet
-                accepted = await asyncio.to_thread(judge, text)
-            if not accepted:
+            verdict = last.verdict
+            if verdict is None:  # a partial decoded before speech stopped: not judged yet
+                verdict = float(await asyncio.to_thread(judge, text))
+            if self.t.wants_rescue(verdict):
                 covered = self.audio()[:int(round(last.audio_s * SAMPLE_RATE))]
                 self.rescues += 1
                 better = await asyncio.shield(asyncio.ensure_future(asyncio.to_thread(
