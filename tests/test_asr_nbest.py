@@ -115,6 +115,15 @@ async def test_with_nbest_near_only_finals_near_the_grammar_are_rescued() -> Non
     assert await spoken(every) == "tell me a latte"  # 0.0, the default: every rejected final
 
 
+def test_a_judge_that_raises_leaves_the_greedy_final_and_the_turn_goes_on() -> None:
+    from localvox.asr.whisper import safe_verdict
+
+    def broken(text: str) -> float:
+        raise RuntimeError("tool grammar bug")
+
+    assert safe_verdict(BiasPrompt("", (), 0, 0, broken), "a latte") == 1.0  # no rescue
+
+
 def test_the_judge_travels_with_the_bias_and_its_prompt() -> None:
     from localvox.asr.bias import build_prompt
 

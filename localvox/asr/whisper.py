@@ -69,6 +69,7 @@ never takes it.
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import threading
 import time
@@ -92,6 +93,7 @@ __all__ = ["Decoded", "WhisperStream", "WhisperTranscriber", "create", "cut_repe
 if TYPE_CHECKING:
     from localvox.config import Config
 
+log = logging.getLogger(__name__)
 MAX_WINDOW_S = 30.0
 _MODELS: dict[tuple[str, str, int], Any] = {}
 _MODELS_LOCK = threading.Lock()
@@ -119,6 +121,18 @@ def load_model(path: str | Path, compute_type: str = "int8", threads: int = 2) -
             raise ModelError(f"cannot load Whisper model {p}: {err}") from None
         _MODELS[key] = model
         return model
+
+
+def safe_verdict(bp: BiasPrompt, text: str) -> float:
+    """The prompt's judge on ``text`` (0.0 for no text); a judge that raises counts as
+    accepting (1.0): the greedy final stands, and the turn goes on."""
+    if not text or bp.judge is None:
+        return 0.0
+    try:
+        return float(bp.judge(text))
+    except Exception as err:  # noqa: BLE001 - a tool's grammar must not break recognition
+        log.warning("ASR grammar judge failed on %r: %s", text, err)
+        return 1.0
 
 
 @dataclass(frozen=True)
@@ -246,8 +260,7 @@ class WhisperTranscriber:
                 text, path, window_s = self._decode_plain(audio, bp), "plain", 30.0
         if bp.text and echoes_prompt(text, bp.text):
             text = ""
-        verdict = (float(bp.judge(text)) if text else 0.0) \
-            if judge and bp.judge is not None else None
+        verdict = safe_verdict(bp, text) if judge and bp.judge is not None else None
         return Decoded(text, audio_s, time.perf_counter() - t0, path, window_s, verdict)
 
     def wants_rescue(self, verdict: float) -> bool:
@@ -275,7 +288,7 @@ class WhisperTranscriber:
             if not text or text in seen or (bp.text and echoes_prompt(text, bp.text)):
                 continue
             seen.add(text)
-            verdict = float(bp.judge(text))
+            verdict = safe_verdict(bp, text)
             if verdict >= 1.0:
                 return Decoded(text, audio_s, time.perf_counter() - t0, "nbest",
                                self.window_for(audio_s), verdict)

@@ -161,7 +161,9 @@ class WhisperStream:
         if judge is not None and self.t.nbest > 1 and text:
             verdict = last.verdict
             if verdict is None:  # a partial decoded before speech stopped: not judged yet
-                verdict = float(await asyncio.to_thread(judge, text))
+                from localvox.asr.whisper import safe_verdict
+
+                verdict = await asyncio.to_thread(safe_verdict, self.prompt, text)
             if self.t.wants_rescue(verdict):
                 covered = self.audio()[:int(round(last.audio_s * SAMPLE_RATE))]
                 self.rescues += 1
