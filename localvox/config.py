@@ -95,6 +95,8 @@ class AsrConfig:
     windowed: bool = True
     bias: bool = True
     bias_max_tokens: int = 128
+    nbest: int = 5
+    nbest_near: float = 0.0
 
 
 @dataclass

@@ -18,6 +18,11 @@ tools' words and the wake word. Priority, highest first:
 :func:`localvox.asr.bias.build_prompt`'s.) A session whose tools offer nothing but the
 built-in words and the wake word gets no prompt at all: on open dictation that prompt
 cost WER (figures in ``tool_vocabulary``).
+
+Tools that say how they are spoken (``@function_tool(sentences=...)``, a Rhino grammar)
+also give the vocabulary a ``judge`` (``grammar_judge``): the same sentence layer the
+intent router runs first, so the recogniser can pick, among its n-best hypotheses for a
+final, one the tools accept (:meth:`localvox.asr.whisper.WhisperTranscriber.rescue`).
 """
 
 from __future__ import annotations
@@ -25,9 +30,9 @@ from __future__ import annotations
 import re
 from typing import Any, Iterable, Mapping, Sequence
 
-from localvox.asr.bias import Bias
+from localvox.asr.bias import Bias, Judge
 
-__all__ = ["BUILTIN_VOCABULARY", "focus_for", "tool_vocabulary"]
+__all__ = ["BUILTIN_VOCABULARY", "focus_for", "grammar_judge", "tool_vocabulary"]
 
 BUILTIN_VOCABULARY: dict[str, tuple[str, ...]] = {
     "set_timer": ("timer", "minutes", "seconds"),
@@ -70,6 +75,7 @@ def tool_vocabulary(schemas: Iterable[Mapping[str, Any]], *,
                     entities: Mapping[str, Sequence[str]] | None = None,
                     wake_word: str = "", focus: Sequence[str] = ()) -> Bias:
     """The priority-ordered vocabulary of these tools (see the module docstring)."""
+    schemas = list(schemas)
     closed: list[str] = []
     hints: list[str] = []
     builtin: list[str] = []
@@ -95,7 +101,43 @@ def tool_vocabulary(schemas: Iterable[Mapping[str, Any]], *,
         # assistant`); what a prompt is for is a tool's closed set of values.
         return Bias()
     wake = [wake_word.replace("_", " ").strip()] if wake_word.strip() else []
-    return Bias.of(focus, closed, hints, builtin, wake)
+    return Bias.of(focus, closed, hints, builtin, wake,
+                   judge=grammar_judge(schemas, sentences or {}))
+
+
+def grammar_judge(schemas: Iterable[Mapping[str, Any]],
+                  sentences: Mapping[str, Any]) -> Judge | None:
+    """A ``Judge``: 1.0 for a call of one of these tools by its own sentences, else the
+    share of the words their values and sentence words explain; None when no user tool
+    has sentences (open conversation: nothing to judge by).
+
+    Acceptance is the intent router's first layer, with the router's own statement gate,
+    so the recogniser's choice and the agent's routing agree.
+    """
+    spoken = [s for s in schemas
+              if str(s.get("function", s).get("name", "")) in sentences
+              and str(s.get("function", s).get("name", "")) not in BUILTIN_VOCABULARY]
+    if not spoken:
+        return None
+    from localvox.agent.fuzzy import explained_fraction, match_slots
+    from localvox.agent.intent import IntentRouter
+
+    names = {str(s.get("function", s)["name"]) for s in spoken}
+    router = IntentRouter([dict(s) for s in spoken],
+                          sentences={n: sentences[n] for n in names})
+
+    def judge(text: str) -> float:
+        route = router.route(text)
+        if route is not None and route.layer == "sentences":
+            return 1.0
+        near = 0.0
+        for intent in router.spoken:
+            if intent.values:
+                found = match_slots(text, intent.values, carrier=intent.carrier)
+                near = max(near, explained_fraction(text, found, intent.carrier))
+        return min(near, 0.99)
+
+    return judge
 
 
 def focus_for(question: str, schemas: Iterable[Mapping[str, Any]],

@@ -18,10 +18,17 @@ most.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Iterable, Sequence
 
-__all__ = ["Bias", "BiasPrompt", "build_prompt", "condense"]
+__all__ = ["Bias", "BiasPrompt", "Judge", "build_prompt", "condense"]
+
+Judge = Callable[[str], float]
+"""How well a transcript fits the session's tools (their grammar or value lists): 1.0 (or
+more) for a command they accept, else how near it came in [0, 1) (the share of its words
+the tools' values and sentence words explain). It goes with the prompt so a recogniser can
+prefer, among its own hypotheses for a final, one the tools can act on
+(``WhisperTranscriber.rescue``). Called from a worker thread; open dictation has none."""
 
 WHISPER_PROMPT_LIMIT = 223
 """Whisper's decoder keeps ``n_text_ctx // 2 - 1`` previous-text tokens."""
@@ -32,14 +39,16 @@ class Bias:
     """Phrases to expect, in priority groups (first group = most important)."""
 
     groups: tuple[tuple[str, ...], ...] = ()
+    judge: Judge | None = field(default=None, compare=False)
+    """The tools' grammar (``Judge``), when they have a closed one."""
 
     @classmethod
-    def of(cls, *groups: Iterable[str]) -> "Bias":
-        return cls(tuple(tuple(g) for g in groups if g))
+    def of(cls, *groups: Iterable[str], judge: Judge | None = None) -> "Bias":
+        return cls(tuple(tuple(g) for g in groups if g), judge)
 
     def with_focus(self, focus: Sequence[str]) -> "Bias":
         """This bias with ``focus`` (the turn's expected values) as the first group."""
-        return Bias(((tuple(focus),) if focus else ()) + self.groups)
+        return Bias(((tuple(focus),) if focus else ()) + self.groups, self.judge)
 
     @property
     def empty(self) -> bool:
@@ -53,6 +62,8 @@ class BiasPrompt:
     phrases: int
     dropped: int
     """Phrases that did not fit in ``max_tokens`` (reported once as a notice)."""
+    judge: Judge | None = field(default=None, compare=False)
+    """The bias's grammar judge, carried with the prompt a stream decodes with."""
 
     @property
     def notice(self) -> str | None:
@@ -105,10 +116,10 @@ def build_prompt(bias: Bias, encode: Callable[[str], list[int]],
             kept.append(phrase)
             used += cost
     if not kept:
-        return BiasPrompt("", (), 0, dropped)
+        return BiasPrompt("", (), 0, dropped, bias.judge)
     text = ", ".join(reversed(kept)) + "."
     tokens = tuple(encode(" " + text))[-max_tokens:]
-    return BiasPrompt(text, tokens, len(kept), dropped)
+    return BiasPrompt(text, tokens, len(kept), dropped, bias.judge)
 
 
 def echoes_prompt(text: str, prompt: str, min_phrases: int = 3) -> bool:

@@ -37,19 +37,39 @@ A stream takes the prompt in force when it opens, so one utterance is decoded wi
 prompt even if the tools change while the user speaks; a transcript that only reads the
 prompt back (the biased decoder's version of hallucinating on noise) counts as silence.
 
-Streaming (``WhisperStream``): audio is fed while the user speaks; ``partial()`` decodes
-everything so far once per ``partial_interval_ms`` of new audio, in a worker thread, one
-decode at a time. ``finish()`` reuses the last decode when nothing audible came after it
-(the usual case: a partial runs during the end-of-turn silence, or the pipeline asks for
-one with ``partial(force=True)`` when speech stops), and otherwise decodes once more.
-We deliberately do not force-decode a "stable prefix" of earlier partials: a partial cut
-mid-word is often wrong at its end, forcing it would carry that error into the final, and
-with the windowed encoder a whole re-decode of a few seconds costs ~0.1 s anyway.
+Streaming is :class:`~localvox.asr.whisper_stream.WhisperStream`'s (``stream()``).
+
+n-best rescue (``rescue``, ``[asr] nbest``): a command session's prompt carries the tools'
+grammar as a ``judge`` (:mod:`localvox.asr.bias`). When the greedy final is a transcript the
+grammar rejects, the same window is decoded again with beam search and ``nbest``
+hypotheses, and the best-scored one the grammar accepts replaces it. Measured on the 120
+crowd-sourced coffee orders in kitchen noise (tiny.en; the audio of each clip's final as
+the engine cut it, decoded again offline, so every variant saw the same audio):
+
+=========================================  ======  ======  ======
+final decode                               12 dB   9 dB    6 dB
+=========================================  ======  ======  ======
+greedy (before)                            93.3%   90.8%   76.7%
+beam 5 on every final, no grammar          96.7%   92.5%   75.8%
+beam 5, first of 5 the grammar accepts     97.5%   93.3%   79.2%
+greedy, rescue of rejected finals (this)   97.5%   94.2%   79.2%
+=========================================  ======  ======  ======
+
+8 hypotheses, 5 sampled ones (T=0.7, top-8) or 5 more per extra window cut added nothing
+or 2 clips of 240 at 9 and 6 dB. whisper_base (multilingual) as the final decoder was no
+better (greedy on the same audio: 92.5% at 12 dB against tiny.en's 93.3%, 36 against 40
+of the first 40 at 9 dB; stopped there, its decode time not measured). The rescue
+runs only on rejected finals: an accepted command pays the judge (17 ms of routing warm,
+37 ms cold, on the loaded machine, run in the decode thread of the partial forced when
+speech stops), a rejected utterance (small talk in a command session) one beam decode
+before it goes on (beam 5 took 1.4x the greedy decode's p50); open dictation (no judge)
+never takes it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import threading
 import time
@@ -63,12 +83,17 @@ from localvox.asr.base import Transcript
 from localvox.asr.guards import (_compression_ratio, _is_repeated, _kept_positions,
                                  _token_logprobs, cut_repeat, without_loops)
 from localvox.asr.bias import Bias, BiasPrompt, build_prompt, echoes_prompt
+from localvox.asr.whisper_stream import WhisperStream
 from localvox.audio.base import SAMPLE_RATE
 from localvox.errors import ModelError
+
+__all__ = ["Decoded", "WhisperStream", "WhisperTranscriber", "create", "cut_repeat",
+           "load_model"]
 
 if TYPE_CHECKING:
     from localvox.config import Config
 
+log = logging.getLogger(__name__)
 MAX_WINDOW_S = 30.0
 _MODELS: dict[tuple[str, str, int], Any] = {}
 _MODELS_LOCK = threading.Lock()
@@ -98,6 +123,18 @@ def load_model(path: str | Path, compute_type: str = "int8", threads: int = 2) -
         return model
 
 
+def safe_verdict(bp: BiasPrompt, text: str) -> float:
+    """The prompt's judge on ``text`` (0.0 for no text); a judge that raises counts as
+    accepting (1.0): the greedy final stands, and the turn goes on."""
+    if not text or bp.judge is None:
+        return 0.0
+    try:
+        return float(bp.judge(text))
+    except Exception as err:  # noqa: BLE001 - a tool's grammar must not break recognition
+        log.warning("ASR grammar judge failed on %r: %s", text, err)
+        return 1.0
+
+
 @dataclass(frozen=True)
 class Decoded:
     """One decode: the text and how it was obtained (for benchmarks and logs)."""
@@ -108,8 +145,10 @@ class Decoded:
     path: str
     """One of "windowed", "windowed-unbiased" (the prompted decode looked unreliable, the
     unprompted one did not), "plain", "plain-fallback" (windowed looked unreliable),
-    "empty"."""
+    "nbest" (``rescue``), "empty"."""
     window_s: float
+    verdict: float | None = None
+    """The prompt's grammar judge on ``text``: >= 1 accepted (None: not asked)."""
 
 
 class WhisperTranscriber:
@@ -119,7 +158,8 @@ class WhisperTranscriber:
                  threads: int = 2,
                  beam_size: int = 1, language: str = "en", windowed: bool = True,
                  partial_interval_ms: int = 500, window_margin_s: float = 2.0,
-                 window_step_s: float = 2.0, bias_max_tokens: int = 128) -> None:
+                 window_step_s: float = 2.0, bias_max_tokens: int = 128,
+                 nbest: int = 5, nbest_near: float = 0.0) -> None:
         self.model_path = Path(model_path)
         self.model = load_model(self.model_path, compute_type, threads)
         self.beam_size = max(1, beam_size)
@@ -136,6 +176,11 @@ class WhisperTranscriber:
         self._lock = threading.Lock()  # one decode at a time on the shared model
         self._options = self._make_options()
         self.bias_max_tokens = bias_max_tokens
+        self.nbest = max(0, nbest)
+        """Hypotheses for ``rescue`` (below 2: no rescue)."""
+        self.nbest_near = nbest_near
+        """Rescue only finals the judge puts at least this near the grammar (0: all
+        rejected ones)."""
         self.prompt = BiasPrompt("", (), 0, 0)
         """The vocabulary prompt new streams decode with (``set_bias``)."""
 
@@ -146,7 +191,7 @@ class WhisperTranscriber:
         ``bias_max_tokens``, else None. Never raises for a long vocabulary.
         """
         if bias is None or bias.empty or self.bias_max_tokens <= 0:
-            self.prompt = BiasPrompt("", (), 0, 0)
+            self.prompt = BiasPrompt("", (), 0, 0, bias.judge if bias is not None else None)
             return None
         tok = self.model.hf_tokenizer
 
@@ -185,10 +230,11 @@ class WhisperTranscriber:
         return min(MAX_WINDOW_S, w)
 
     def decode(self, samples: np.ndarray, *, windowed: bool | None = None,
-               prompt: BiasPrompt | None = None) -> Decoded:
+               prompt: BiasPrompt | None = None, judge: bool = False) -> Decoded:
         """Decode a whole clip (16 kHz mono float32) on the configured or requested path.
 
-        ``prompt`` (default: the current ``set_bias`` prompt) biases the decode.
+        ``prompt`` (default: the current ``set_bias`` prompt) biases the decode; ``judge``
+        also asks the prompt's grammar judge (if any) about the text, in this thread.
         """
         bp = self.prompt if prompt is None else prompt
         audio = np.asarray(samples, dtype=np.float32).reshape(-1)
@@ -214,7 +260,59 @@ class WhisperTranscriber:
                 text, path, window_s = self._decode_plain(audio, bp), "plain", 30.0
         if bp.text and echoes_prompt(text, bp.text):
             text = ""
-        return Decoded(text, audio_s, time.perf_counter() - t0, path, window_s)
+        verdict = safe_verdict(bp, text) if judge and bp.judge is not None else None
+        return Decoded(text, audio_s, time.perf_counter() - t0, path, window_s, verdict)
+
+    def wants_rescue(self, verdict: float) -> bool:
+        """Whether a final with this judge verdict gets the n-best rescue: rejected (< 1),
+        and at least ``nbest_near`` close to the grammar."""
+        return self.nbest > 1 and verdict < 1.0 and verdict >= self.nbest_near
+
+    def rescue(self, samples: np.ndarray, prompt: BiasPrompt | None = None) -> Decoded | None:
+        """The best-scored of ``nbest`` beam hypotheses the prompt's grammar accepts, or None.
+
+        For a final the grammar rejected (the module docstring has the figures). Only the
+        windowed path (audio up to ~28 s: a spoken command); no judge, no rescue.
+        """
+        bp = self.prompt if prompt is None else prompt
+        audio = np.asarray(samples, dtype=np.float32).reshape(-1)
+        audio_s = len(audio) / SAMPLE_RATE
+        if bp.judge is None or self.nbest < 2 or audio_s < 0.1 or \
+                audio_s + self.window_margin_s > MAX_WINDOW_S:
+            return None
+        t0 = time.perf_counter()
+        with self._lock:
+            hyps = self.decode_nbest(audio, bp, self.nbest)
+        seen: set[str] = set()
+        for text in hyps:
+            if not text or text in seen or (bp.text and echoes_prompt(text, bp.text)):
+                continue
+            seen.add(text)
+            verdict = safe_verdict(bp, text)
+            if verdict >= 1.0:
+                return Decoded(text, audio_s, time.perf_counter() - t0, "nbest",
+                               self.window_for(audio_s), verdict)
+        return None
+
+    def decode_nbest(self, audio: np.ndarray, bp: BiasPrompt | None, n: int) -> list[str]:
+        """``n`` beam-search hypotheses of the windowed decode, best score first, each
+        through the same segment and loop guards as ``_decode_windowed``. Hold the lock."""
+        m = self.model
+        audio_s = len(audio) / SAMPLE_RATE
+        encoder_output, tokenizer, prompt, cap = self._prepare(audio, bp)
+        result = m.model.generate(
+            encoder_output, [prompt], beam_size=max(n, self.beam_size), num_hypotheses=n,
+            max_length=len(prompt) + cap, return_scores=True, suppress_blank=True,
+            suppress_tokens=list(self._options.suppress_tokens),
+            max_initial_timestamp_index=int(round(1.0 / m.time_precision)))[0]
+        out = []
+        for seq in result.sequences_ids:
+            tokens = list(seq)
+            kept = _kept_positions(tokens, tokenizer.timestamp_begin, m.time_precision, audio_s)
+            said = tokenizer.decode([tokens[i] for i in kept
+                                     if tokens[i] < tokenizer.timestamp_begin]).strip()
+            out.append(cut_repeat(said))
+        return out
 
     def _decode_plain(self, audio: np.ndarray, bp: BiasPrompt | None = None) -> str:
         """faster-whisper's normal path: 30 s windows, seeking through longer audio."""
@@ -225,15 +323,13 @@ class WhisperTranscriber:
                                             initial_prompt=initial)
         return " ".join(without_loops(segments)).strip()
 
-    def _decode_windowed(self, audio: np.ndarray,
-                         bp: BiasPrompt | None = None) -> tuple[str, float, bool]:
-        """encode + generate on features cut to ``window_for``; returns (text, window, ok)."""
+    def _prepare(self, audio: np.ndarray, bp: BiasPrompt | None) -> tuple[Any, Any, list[int], int]:
+        """The windowed decode's encoder output, tokenizer, decoder prompt and token cap."""
         from faster_whisper.audio import pad_or_trim
 
         m = self.model
         audio_s = len(audio) / SAMPLE_RATE
-        window_s = self.window_for(audio_s)
-        frames = int(round(window_s * m.frames_per_second))
+        frames = int(round(self.window_for(audio_s) * m.frames_per_second))
         features = pad_or_trim(m.feature_extractor(audio), frames)
         encoder_output = m.encode(features)
         language = self.language
@@ -244,7 +340,15 @@ class WhisperTranscriber:
         prompt = m.get_prompt(tokenizer, list(bp.tokens) if bp is not None else [],
                               without_timestamps=False)
         # Speech rarely exceeds ~5 tokens/s; the cap bounds a runaway decoder.
-        cap = int(8 * audio_s) + 16
+        return encoder_output, tokenizer, prompt, int(8 * audio_s) + 16
+
+    def _decode_windowed(self, audio: np.ndarray,
+                         bp: BiasPrompt | None = None) -> tuple[str, float, bool]:
+        """encode + generate on features cut to ``window_for``; returns (text, window, ok)."""
+        m = self.model
+        audio_s = len(audio) / SAMPLE_RATE
+        window_s = self.window_for(audio_s)
+        encoder_output, tokenizer, prompt, cap = self._prepare(audio, bp)
         result = m.model.generate(
             encoder_output, [prompt], beam_size=self.beam_size, max_length=len(prompt) + cap,
             return_scores=True, return_logits_vocab=True, return_no_speech_prob=True,
@@ -274,136 +378,12 @@ class WhisperTranscriber:
         return WhisperStream(self, self.partial_interval_ms)
 
     async def transcribe(self, samples: np.ndarray, *, windowed: bool | None = None) -> Transcript:
-        d = await asyncio.to_thread(self.decode, samples, windowed=windowed)
+        d = await asyncio.to_thread(self.decode, samples, windowed=windowed, judge=True)
+        if d.verdict is not None and self.wants_rescue(d.verdict):
+            better = await asyncio.to_thread(self.rescue, samples, self.prompt)
+            if better is not None:
+                return Transcript(better.text, True, d.audio_s, d.decode_s + better.decode_s)
         return Transcript(d.text, True, d.audio_s, d.decode_s)
-
-
-class WhisperStream:
-    """One utterance: ``feed`` audio, ``partial`` while speaking, ``finish`` at the endpoint."""
-
-    def __init__(self, transcriber: WhisperTranscriber, partial_interval_ms: int = 500) -> None:
-        self.t = transcriber
-        self.prompt = transcriber.prompt  # one prompt for the whole utterance
-        self.interval = int(SAMPLE_RATE * partial_interval_ms / 1000)
-        self._chunks: list[np.ndarray] = []
-        self._n = 0
-        self._audio_cache: np.ndarray | None = None
-        self._inflight: asyncio.Task[Decoded] | None = None
-        self._started_n = 0  # audio length when the latest decode started
-        self._last: Decoded | None = None
-        self._last_n = 0  # audio length the latest finished decode covered
-        self._cancelled = False
-        self.decodes = 0
-        """How many decodes this stream ran (tests and traces check reuse with it)."""
-
-    @property
-    def audio_s(self) -> float:
-        return self._n / SAMPLE_RATE
-
-    def audio(self) -> np.ndarray:
-        if self._audio_cache is None or len(self._audio_cache) != self._n:
-            self._audio_cache = (np.concatenate(self._chunks) if self._chunks
-                                 else np.zeros(0, np.float32))
-            self._chunks = [self._audio_cache] if self._n else []
-        return self._audio_cache
-
-    async def feed(self, samples: np.ndarray) -> None:
-        if self._cancelled:
-            return
-        x = np.asarray(samples, dtype=np.float32).reshape(-1).copy()
-        self._chunks.append(x)
-        self._n += len(x)
-
-    def _start_decode(self) -> asyncio.Task[Decoded]:
-        n = self._n
-        audio = self.audio()[:n]
-        self._started_n = n
-        self.decodes += 1
-        task = asyncio.ensure_future(asyncio.to_thread(self.t.decode, audio,
-                                                       prompt=self.prompt))
-
-        def done(t: asyncio.Task[Decoded]) -> None:
-            # Runs even if whoever awaited the decode was cancelled, so the result is
-            # kept for finish() and the next partial is not blocked.
-            if self._inflight is t:
-                self._inflight = None
-            if t.cancelled() or t.exception() is not None:
-                return
-            if n >= self._last_n:
-                self._last, self._last_n = t.result(), n
-
-        task.add_done_callback(done)
-        self._inflight = task
-        return task
-
-    async def _settle(self) -> Decoded | None:
-        """Wait for the decode in flight (if any); return the latest finished decode."""
-        task = self._inflight
-        if task is not None:
-            await asyncio.shield(task)
-            await asyncio.sleep(0)  # let the done-callback record it
-        return self._last
-
-    async def partial(self, *, force: bool = False) -> Transcript | None:
-        """Decode the audio so far if ``partial_interval_ms`` of new audio arrived.
-
-        Returns None when a decode is already running (only one at a time) or too little
-        new audio came in. ``force`` decodes any new audio now: call it when speech stops
-        so the final is ready before the end-of-turn silence runs out.
-        """
-        if self._cancelled or self._inflight is not None:
-            return None
-        new = self._n - self._started_n
-        if new <= 0 or (not force and new < self.interval):
-            return None
-        d = await asyncio.shield(self._start_decode())
-        return Transcript(d.text, False, d.audio_s, d.decode_s)
-
-    def _tail_is_silent(self, from_n: int) -> bool:
-        """True if nothing audible follows sample ``from_n`` (quiet relative to the speech)."""
-        audio = self.audio()
-        tail = audio[from_n:]
-        if len(tail) == 0:
-            return True
-        block = SAMPLE_RATE // 50  # 20 ms
-
-        def frame_rms(x: np.ndarray) -> np.ndarray:
-            k = len(x) // block
-            if k == 0:
-                return np.array([float(np.sqrt(np.mean(np.square(x))))])
-            return np.sqrt(np.mean(np.square(x[:k * block].reshape(k, block)), axis=1))
-
-        speech_peak = float(frame_rms(audio[:from_n]).max()) if from_n else 0.0
-        threshold = max(0.003, 0.05 * speech_peak)  # ~26 dB below the loudest speech
-        return float(frame_rms(tail).max()) < threshold
-
-    async def finish(self, *, speech_end_s: float | None = None) -> Transcript:
-        """The final transcript, reusing the latest decode when it covers all the speech.
-
-        ``speech_end_s`` (the endpointer's last voiced instant, seconds from the stream
-        start) makes the reuse decision exact; without it, audio after the latest decode
-        that is quiet compared with the speech counts as silence.
-        """
-        t0 = time.perf_counter()
-        if self._cancelled:
-            return Transcript("", True, self.audio_s, 0.0)
-        await self._settle()
-        last, covered = self._last, self._last_n
-        reuse = last is not None and (
-            covered >= self._n
-            or (speech_end_s is not None and covered / SAMPLE_RATE >= speech_end_s)
-            or (speech_end_s is None and self._tail_is_silent(covered)))
-        if not reuse:
-            last = await asyncio.shield(self._start_decode())
-        assert last is not None
-        return Transcript(last.text, True, self.audio_s, time.perf_counter() - t0)
-
-    async def cancel(self) -> None:
-        """Drop the utterance; a decode in flight finishes in its thread and is discarded."""
-        self._cancelled = True
-        self._chunks.clear()
-        self._audio_cache = None
-        self._n = 0
 
 
 def create(config: "Config", **kwargs: Any) -> WhisperTranscriber:
@@ -415,6 +395,7 @@ def create(config: "Config", **kwargs: Any) -> WhisperTranscriber:
                                 compute_type=a.compute_type, threads=a.threads,
                                 beam_size=a.beam_size, language=a.language,
                                 windowed=a.windowed, partial_interval_ms=a.partial_interval_ms,
-                                bias_max_tokens=a.bias_max_tokens)
+                                bias_max_tokens=a.bias_max_tokens, nbest=a.nbest,
+                                nbest_near=a.nbest_near)
     opts.update(kwargs)
     return WhisperTranscriber(path, **opts)
