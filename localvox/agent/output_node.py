@@ -28,9 +28,9 @@ from localvox.llm.base import LLM, ToolCall
 
 log = logging.getLogger("localvox.agent.nodes")
 
-# Said to the model (not recorded) when the tool rounds are used up. Without it the default
-# 1.5B, offered no tools, wrote yet another <tool_call> (cut from speech): the caller heard
-# nothing after four rounds of verify_customer / execute_query.
+# Said to the model (not recorded) when several tool rounds are used up. Without it the
+# default 1.5B, offered no tools after four rounds of verify_customer / execute_query in the
+# bank example, wrote yet another <tool_call> (cut from speech): the caller heard nothing.
 ANSWER_NOW = ("Answer the user now in one or two short sentences, using only the tool results "
               "above. Do not call tools.")
 
@@ -189,7 +189,10 @@ class OutputAgentNode(Node, abc.ABC):
             text: list[str] = []
             calls: list[ToolCall] = []
             messages = self.context.messages
-            if offered is None and schemas is not None:
+            if offered is None and schemas is not None and max_rounds > 1:
+                # several rounds and still calling: say so. (After one round the plain
+                # request is the usual "read the result"; wrappers that speak a tool's own
+                # words look for the tool result last, as barista's and the router's do.)
                 messages = [*messages, {"role": "system", "content": ANSWER_NOW}]
             stream: Any = llm.chat(messages, tools=offered, stream=True, **chat_kwargs)
             if inspect.isawaitable(stream):
