@@ -225,8 +225,11 @@ def check_level(state: VerificationState, needed: int) -> None:
     """Raise ``NotVerified`` unless the session reached ``needed``; every tool calls this."""
     if state.level < needed:
         what = "information" if needed == 1 else "this action"
+        # the next step in the refusal itself: told only the level, the 1.5B queried again
+        # and again and never called verify_customer (measured in the full test run)
         raise NotVerified(f"Not allowed: {what} needs verification level {needed}; the caller is "
-                          f"at level {state.level}.")
+                          f"at level {state.level}. Call verify_customer first with the details "
+                          "the caller gave.")
 
 
 class NotVerified(PermissionError):
