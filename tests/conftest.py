@@ -10,6 +10,13 @@ ends, so tests can check positions without transcribing.
     fixture_text("what_time")              -> "What time is it?"
     @needs_models("silero_vad")            -> mark ``models``; skip with the pip command if missing
     pytestmark = model_marks("hey_jarvis") -> the same for a whole module
+    require_speech(path)                   -> a real recording from ../shared/speech, or skip/fail
+    @needs_speech(root is not None)        -> the same as a mark
+    wake_detections(detector, audio)       -> the detections a clip gives, from a fresh reset
+
+The real recordings in ``../shared/speech`` follow the same rule: CI has them beside every
+clone, so there a missing recording fails (naming the path); a developer without them gets
+a skip with the same text.
 
 A missing pack is a *failure* when ``LOCALVOX_REQUIRE_MODELS=1`` (``scripts/test.sh``, what
 CI runs, sets it): a broken or renamed pack install must not land as "N skipped". Then a
@@ -41,6 +48,51 @@ _MODEL_SKIP = re.compile(r"\bmodels?\b|\bpacks?\b|could not import", re.IGNORECA
 
 def models_required() -> bool:
     return os.environ.get(REQUIRE_MODELS_ENV, "") not in ("", "0")
+
+
+def _speech_reason(path: Path | None) -> str:
+    where = path if path is not None else "../shared/speech"
+    return (f"real speech not found: {where} (put ../shared/speech beside the repository, or "
+            "set LOCALVOX_SPEECH_DIR)")
+
+
+def require_speech(path: Path) -> Path:
+    """``path`` (a recording or folder from ../shared/speech) if it exists. If not: a failure
+    under ``LOCALVOX_REQUIRE_MODELS=1`` (CI, where ../shared stands beside the clone, so a
+    missing file is a broken checkout, not a reason to go green), else a skip."""
+    if path.exists():
+        return path
+    if models_required():
+        pytest.fail(_speech_reason(path), pytrace=False)
+    pytest.skip(_speech_reason(path))
+
+
+@pytest.fixture
+def _speech_missing() -> None:
+    pytest.fail(_speech_reason(None), pytrace=False)
+
+
+def needs_speech(present: bool) -> Any:
+    """``require_speech`` as a mark, for tests that read ../shared/speech at import time."""
+    if present:
+        return pytest.mark.usefixtures()
+    if models_required():
+        return pytest.mark.usefixtures("_speech_missing")
+    return pytest.mark.skip(reason=_speech_reason(None))
+
+
+def wake_detections(detector: Any, audio: np.ndarray, block: int = 512) -> list[Any]:
+    """Run a clip through a freshly reset wake detector in ``block``-sized pieces."""
+    from localvox.audio.base import SAMPLE_RATE
+
+    detector.reset()
+    found = []
+    for i in range(0, len(audio), block):
+        chunk = audio[i:i + block]
+        hit = detector.process(chunk, (i + len(chunk)) / SAMPLE_RATE)
+        if hit is not None:
+            found.append(hit)
+    return found
 
 
 @lru_cache(maxsize=None)

@@ -9,23 +9,32 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-import pytest
 
 from localvox.agent.tools import ToolRegistry, function_tool
 from localvox.agent.vocab import focus_for, tool_vocabulary
 from localvox.asr.bias import Bias, build_prompt, condense, echoes_prompt
 from localvox.bench.noise import shared_speech
-from tests.conftest import needs_models
+from tests.conftest import needs_models, require_speech
 
 
 class RecordingAsr:
-    """What a ``BiasFollower`` sets on the recogniser, in order."""
+    """What a ``BiasFollower`` sets on the recogniser, in order (the follower calls it on
+    the event loop; ``changed`` lets a test wait for the next call instead of a clock)."""
 
     def __init__(self) -> None:
+        import asyncio
+
         self.biases: list[Bias] = []
+        self.changed = asyncio.Event()
 
     def set_bias(self, bias: Bias) -> None:
         self.biases.append(bias)
+        self.changed.set()
+
+    async def wait_for(self, count: int) -> None:
+        while len(self.biases) < count:
+            self.changed.clear()
+            await self.changed.wait()
 
 
 class FollowedEngine:
@@ -127,8 +136,7 @@ CLIP = shared_speech() / "intent" / "coffee" / "0075d273-51bb-47cb-b323-4437bd0d
 def test_the_prompt_reaches_whisper_on_a_real_order() -> None:
     """The first clip of the coffee set, labelled size "twelve ounce": tiny.en writes
     "12-ounce" unprompted and the grammar's spelling with the barista's vocabulary."""
-    if not CLIP.is_file():
-        pytest.skip(f"{CLIP} not found")
+    require_speech(CLIP)
     from localvox.audio.wav import read_wav
     from localvox.config import load_config
     from localvox.examples.barista import BaristaAgent, vocabulary
@@ -163,10 +171,7 @@ async def test_a_session_gives_the_vocabulary_of_its_tools_and_follows_questions
         engine.queue.put_nowait(ReplyDone(1, ASK_DRINK))
         import asyncio
 
-        for _ in range(50):
-            if len(engine.asr.biases) == 2:
-                break
-            await asyncio.sleep(0.01)
+        await asyncio.wait_for(engine.asr.wait_for(2), 30)
         await follower.stop()
         first, second = engine.asr.biases
         assert "light roast" in first.groups[0] and first.groups[-1] == ("hey jarvis",)

@@ -18,7 +18,7 @@ import pytest
 
 from localvox.asr.whisper import cut_repeat
 from localvox.bench.noise import shared_speech
-from tests.conftest import needs_models
+from tests.conftest import needs_models, require_speech
 
 SPEECH = shared_speech()
 CLIP = SPEECH / "intent" / "coffee" / "1350b48d-ff17-4e38-a8f0-1561f3bbb39c.wav"
@@ -57,8 +57,8 @@ def test_ordinary_speech_is_left_alone(text: str) -> None:
 
 @pytest.fixture(scope="module")
 def noisy_order() -> object:
-    if not CLIP.is_file() or not NOISE.is_file():
-        pytest.skip(f"real speech not found in {SPEECH}")
+    require_speech(CLIP)
+    require_speech(NOISE)
     from localvox.audio.wav import read_wav
     from localvox.bench.noise import mix_at_snr
 

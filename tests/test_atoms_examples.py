@@ -116,7 +116,10 @@ async def _typed(name: str, config: Any, parts: Any, tmp: Path, *lines: str) -> 
                     break
             if isinstance(seen[-1], ev.SessionEnded):
                 break
-        for _ in range(20):                  # a transfer's SessionEnded follows its reply
+        # A transfer's SessionEnded follows its reply, and a reply without one is followed
+        # by nothing: no event says "nothing more is coming", so this one wait is bounded
+        # (1 s) rather than event-driven; stopping at once could pre-empt the handoff.
+        for _ in range(20):
             await asyncio.sleep(0.05)
             while not queue.empty():
                 seen.append(queue.get_nowait())

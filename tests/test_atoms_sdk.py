@@ -454,15 +454,14 @@ async def test_a_guessed_reply_never_runs_a_tool_until_the_engine_takes_it() -> 
     assert port.can_speculate("book a table at 8")
     guess = port.respond("book a table at 8")
     assert isinstance(await guess.__anext__(), ToolStarted)
-    await asyncio.sleep(0.2)
     assert ran == []                 # held: the engine has not taken the tool call
     await guess.aclose()             # the guess is discarded
     await port.discard()
-    await asyncio.sleep(0.1)
-    assert ran == []
     pieces = [p async for p in port.respond("book a table at 8pm")]
-    assert ran == ["8pm"] and pieces[-1] == ReplyText("booked")
-    await session.close()
+    assert pieces[-1] == ReplyText("booked")
+    await session.close()            # every task of the session has finished or stopped
+    # both turns ask for the same call: had the discarded guess run, it would be here twice
+    assert ran == ["8pm"]
 
 
 def test_no_speculation_with_background_nodes() -> None:

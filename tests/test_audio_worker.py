@@ -20,19 +20,40 @@ from localvox.pipeline.events import FinalTranscript, Notice, ReplyDone, WakeDet
 
 
 class ThreadVAD(FakeVAD):
-    """The engine tests' VAD, recording which thread scored each frame (and optionally slow)."""
+    """The engine tests' VAD, recording which thread scored each frame. With ``gate`` it
+    holds its first frame until the gate opens: a model slower than the microphone."""
 
-    def __init__(self, delay_s: float = 0.0) -> None:
+    def __init__(self, gate: threading.Event | None = None) -> None:
         self.threads: set[int] = set()
         self.calls = 0
-        self.delay_s = delay_s
+        self.gate = gate
 
     def probability(self, samples: np.ndarray) -> float:
         self.threads.add(threading.get_ident())
         self.calls += 1
-        if self.delay_s:
-            time.sleep(self.delay_s)
+        if self.gate is not None:
+            assert self.gate.wait(timeout=60), "the reader never met a full queue"
         return super().probability(samples)
+
+
+class OpensTheGate:
+    """A source that opens ``gate`` as it hands out frame ``at``. The callback runs only once
+    the reader awaits, i.e. after its ``_put`` of that frame has met the full queue: with
+    the worker held on frame 0 and ``max_queue=2``, frame 3 always finds it full."""
+
+    def __init__(self, inner: WavSource, gate: threading.Event, at: int) -> None:
+        self.inner, self.gate, self.at = inner, gate, at
+
+    async def frames(self):
+        i = 0
+        async for frame in self.inner.frames():
+            if i == self.at:
+                asyncio.get_running_loop().call_soon(self.gate.set)
+            yield frame
+            i += 1
+
+    async def close(self) -> None:
+        await self.inner.close()
 
 
 class Doubler:
@@ -79,10 +100,12 @@ async def test_only_what_the_state_needs_is_computed() -> None:
 
 async def test_a_slow_worker_makes_the_reader_wait_counts_overruns_and_drops_nothing() -> None:
     audio = np.zeros(30 * 512, np.float32)
-    vad = ThreadVAD(delay_s=0.01)
-    worker = AudioWorker(WavSource(samples=audio, realtime=False, tail_silence_s=0.0),
-                         vad=lambda: vad, wake=lambda: None, needs=lambda: (True, False),
-                         max_queue=2)
+    gate = threading.Event()
+    vad = ThreadVAD(gate)
+    source = OpensTheGate(WavSource(samples=audio, realtime=False, tail_silence_s=0.0), gate,
+                          at=3)
+    worker = AudioWorker(source, vad=lambda: vad, wake=lambda: None,
+                         needs=lambda: (True, False), max_queue=2)
     frames = await collect(worker)
     assert len(frames) == 30 and vad.calls == 30
     assert worker.overruns > 0
@@ -143,6 +166,8 @@ async def test_the_probe_sees_the_loop_blocked() -> None:
     probe = LoopProbe()
     probe.start()
     await asyncio.sleep(0.02)
-    time.sleep(0.1)                     # the loop is blocked for 100 ms
+    # On purpose: a blocking call on the loop is exactly the stall the probe must see (the
+    # kind of model call that used to run in _on_frame). asyncio.sleep would not block it.
+    time.sleep(0.1)
     await asyncio.sleep(0.02)
     assert await probe.stop() >= 90

@@ -14,12 +14,11 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from localvox.bench.commands import Clip, parse_snrs, score
 from localvox.bench.noise import mix_at_snr, shared_speech, speech_span
 from localvox.examples.barista import BaristaAgent
-from tests.conftest import needs_models
+from tests.conftest import needs_models, require_speech
 
 REPO = Path(__file__).resolve().parent.parent
 COFFEE = shared_speech() / "intent" / "coffee"
@@ -61,9 +60,8 @@ def test_noise_is_mixed_at_the_snr_of_the_speech_span() -> None:
 
 @needs_models("whisper_tiny_en", "silero_vad")
 def test_real_orders_and_a_silent_clip_through_the_whole_loop(tmp_path: Path) -> None:
-    clips = sorted(COFFEE.glob("*.wav"))[:2]
-    if len(clips) < 2:
-        pytest.skip(f"real speech not found in {COFFEE}")
+    clips = sorted(require_speech(COFFEE).glob("*.wav"))[:2]
+    assert len(clips) == 2, f"fewer than 2 orders in {COFFEE}"
     d = tmp_path / "set"
     d.mkdir()
     for wav in clips:

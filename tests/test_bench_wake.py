@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from conftest import FIXTURES_DIR, model_marks
+from conftest import FIXTURES_DIR, model_marks, needs_speech
 from localvox.bench.wake import accepted, at_fa_rate, fires
 from localvox.bench.wake_set import speech_root
 from localvox.cli import main
@@ -48,7 +48,7 @@ def test_synthetic_subset(tmp_path):
     assert (tmp_path / "w.png").stat().st_size > 10_000
 
 
-@pytest.mark.skipif(SPEECH is None, reason="no ../shared/speech recordings")
+@needs_speech(SPEECH is not None)
 def test_real_layout_positives_clean_and_noisy_negatives_per_condition(tmp_path):
     from localvox.audio.wav import read_wav, write_wav
 

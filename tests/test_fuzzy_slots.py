@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Annotated, Literal, get_args
 
 import pytest
+from conftest import require_speech
 
 from localvox.agent.fuzzy import best_value, match_slots, normalize_spoken
 from localvox.agent.grammar import load_rhino, rhino_to_hassil
@@ -111,9 +112,7 @@ def test_function_tool_sentences_with_free_text_slots_match_exactly() -> None:
 
 @pytest.fixture
 def grammar() -> object:
-    if not GRAMMAR.is_file():
-        pytest.skip(f"{GRAMMAR} not found")
-    return load_rhino(GRAMMAR)
+    return load_rhino(require_speech(GRAMMAR))
 
 
 def test_the_barista_literals_are_the_grammar_values(grammar: object) -> None:

@@ -5,25 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from conftest import fixture_layout, load_fixture, model_marks
+from conftest import wake_detections as detections
 
 from localvox import registry
 from localvox.audio.base import SAMPLE_RATE
 from localvox.config import load_config
-from localvox.wake.base import Detection
 
 pytestmark = model_marks("hey_jarvis", "alexa", "oww_melspectrogram", "oww_embedding")
 
 
-def detections(detector, audio: np.ndarray, block: int = 512) -> list[Detection]:
-    """Run a clip through a freshly reset detector in ``block``-sized pieces."""
-    detector.reset()
-    found = []
-    for i in range(0, len(audio), block):
-        chunk = audio[i:i + block]
-        hit = detector.process(chunk, (i + len(chunk)) / SAMPLE_RATE)
-        if hit is not None:
-            found.append(hit)
-    return found
 
 
 def with_tail(audio: np.ndarray, seconds: float = 0.5) -> np.ndarray:

@@ -8,7 +8,8 @@ import re
 
 import numpy as np
 import pytest
-from conftest import load_fixture, model_marks
+from conftest import load_fixture, model_marks, needs_models, needs_speech
+from conftest import wake_detections as detections
 
 from localvox import registry
 from localvox.audio.base import SAMPLE_RATE
@@ -20,25 +21,16 @@ from localvox.wake.verifier import phrase_similarity
 pytestmark = model_marks("alexa", "hey_jarvis", "oww_melspectrogram", "oww_embedding",
                          "whisper_tiny_en")
 SPEECH = speech_root(None)
-needs_speech = pytest.mark.skipif(SPEECH is None, reason="no ../shared/speech recordings")
+speech_present = needs_speech(SPEECH is not None)
 
 
 def read(rel: str) -> np.ndarray:
     from localvox.audio.wav import read_wav
 
-    assert SPEECH is not None
+    assert SPEECH is not None  # every caller is marked speech_present
     return read_wav(SPEECH / rel)
 
 
-def detections(detector, audio: np.ndarray, block: int = 512) -> list:
-    detector.reset()
-    found = []
-    for i in range(0, len(audio), block):
-        chunk = audio[i:i + block]
-        hit = detector.process(chunk, (i + len(chunk)) / SAMPLE_RATE)
-        if hit is not None:
-            found.append(hit)
-    return found
 
 
 def config_for(model: str, backend: str):
@@ -76,7 +68,7 @@ def test_two_stages_is_the_default_backend() -> None:
     assert config.wake.first_threshold < config.wake.threshold
 
 
-@needs_speech
+@speech_present
 def test_kitchen_noise_stage_one_accepts_two_stages_reject(alexa_one, alexa_two) -> None:
     # 22-30 s of the real kitchen recording: clatter and a far-off voice that openWakeWord's
     # alexa model scores above 0.5 (a false accept of stage one alone, found by bench wake).
@@ -88,14 +80,14 @@ def test_kitchen_noise_stage_one_accepts_two_stages_reject(alexa_one, alexa_two)
     assert max(c.first_score for c in alexa_two.checks) >= 0.3
 
 
-@needs_speech
+@speech_present
 @pytest.mark.parametrize("clip", ["intent/coffee/0075d273-51bb-47cb-b323-4437bd0de029.wav",
                                   "asr/ljspeech/LJ001-0001.wav"])
 def test_real_speech_does_not_wake(alexa_two, clip: str) -> None:
     assert detections(alexa_two, read(clip)) == []
 
 
-@needs_speech
+@speech_present
 @pytest.mark.parametrize("clip", ["0.wav", "10.wav", "101.wav"])
 @pytest.mark.parametrize("noisy", [False, True])
 def test_real_alexa_wakes_both_stages(alexa_two, clip: str, noisy: bool) -> None:
@@ -131,17 +123,12 @@ def _norm(text: str) -> str:
     return " ".join(re.sub(r"[^a-z0-9 ]+", " ", text.lower()).split())
 
 
-@needs_speech
-@pytest.mark.models
+@speech_present
+@needs_models("silero_vad", "piper_joe_medium", "smollm2_135m")
 def test_run_wakes_on_real_alexa_and_answers_the_question_in_one_breath(tmp_path, capsys):
-    from conftest import missing_models
-
     from localvox.audio.wav import write_wav
     from localvox.cli import main
 
-    missing = missing_models("silero_vad", "piper_joe_medium", "smollm2_135m")
-    if missing:
-        pytest.skip("; ".join(missing))
     x = read("wake/alexa/0.wav")
     _, end = active_bounds(x)
     # "Alexa" (a real person) then, 0.1 s later, "What time is it?" (Piper): one breath.

@@ -46,6 +46,7 @@ from localvox.llm.openai import ToolCallAccumulator
 from localvox.llm.prefix_cache import PrefixCache, common_prefix
 from localvox.llm.tool_bias import call_start_tokens, first_token_bias
 from localvox.llm.toolcall import ToolCallParser
+from localvox.worker_queue import until_end
 
 if TYPE_CHECKING:
     from localvox.config import Config
@@ -347,12 +348,7 @@ class LlamaCppLLM:
         snapshot = json.loads(json.dumps(messages, default=str))
         self._executor.submit(self._worker, snapshot, tools or None, dict(overrides), stop, put)
         try:
-            while True:
-                item = await queue.get()
-                if item is _DONE:
-                    break
-                if isinstance(item, BaseException):
-                    raise item
+            async for item in until_end(queue, _DONE):
                 yield item
         finally:
             stop.set()  # consumer closed or cancelled us: stop at the next token

@@ -34,6 +34,7 @@ from typing import Any, AsyncIterator, Callable
 import numpy as np
 
 from localvox.audio.base import AudioFrame, AudioSource
+from localvox.worker_queue import until_end
 
 MAX_QUEUE = 16
 """Frames the worker may fall behind (512 ms at 32 ms frames) before the reader waits."""
@@ -169,12 +170,7 @@ class AudioWorker:
         thread.start()
         pump = asyncio.ensure_future(self._pump(inbox))
         try:
-            while True:
-                item = await outbox.get()
-                if item is _END:
-                    break
-                if isinstance(item, BaseException):
-                    raise item
+            async for item in until_end(outbox, _END):
                 self.processed += 1
                 yield item
             await pump          # re-raises a source error (e.g. the microphone went away)

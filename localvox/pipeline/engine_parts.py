@@ -52,6 +52,12 @@ class EngineParts:
                                  notice=self._notice)
         self._loader: SpeechLoader | None = None
         self._running = False
+        self._init_state()
+
+    def _init_state(self) -> None:
+        """Where ``EngineState`` builds its turn state from these parts. A hook, so the
+        constructor's long signature (which ``TurnEngine`` shows its callers) is written
+        once, here."""
 
     # --- the listening stages live in the listener; these keep the constructor's names ----
 

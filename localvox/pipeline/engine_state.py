@@ -10,21 +10,16 @@ the state themselves.
 
 from __future__ import annotations
 
-from typing import Any, Callable
-
-from localvox.audio.base import AudioSink, AudioSource
-from localvox.pipeline.agent_port import AgentPort, SaidText
+from localvox.pipeline.agent_port import SaidText
 from localvox.pipeline.announce import Announcer
 from localvox.pipeline.audio_worker import AudioWorker
-from localvox.pipeline.clock import EngineClock, InputPacer
+from localvox.pipeline.clock import InputPacer
 from localvox.pipeline.engine_parts import EngineParts
 from localvox.pipeline.events import SessionEnded, StateChanged, TurnState
-from localvox.pipeline.options import EngineOptions, MicCleaner, Segmenter
 from localvox.pipeline.reply import Reply
 from localvox.pipeline.replies import Replies
 from localvox.pipeline.speculation import Speculation
-from localvox.pipeline.speech_out import Chunker
-from localvox.pipeline.trace import TraceWriter, TurnMarks
+from localvox.pipeline.trace import TurnMarks
 from localvox.pipeline.turn_table import WAITING, Profile, TurnEvent, next_state, profile_for
 from localvox.pipeline.utterance import Hearing, Utterance
 
@@ -39,16 +34,7 @@ class EngineState(EngineParts):
     """The turn state and the workers the engine drives (see ``TurnEngine`` for the
     arguments)."""
 
-    def __init__(self, *, source: AudioSource | None, sink: AudioSink, vad: Any,
-                 segmenter: Segmenter, asr: Any, tts: Any, agent: AgentPort,
-                 chunker_factory: Callable[[], Chunker], wake: Any = None,
-                 options: EngineOptions | None = None, clock: EngineClock | None = None,
-                 trace: TraceWriter | None = None, cleaner: MicCleaner | None = None,
-                 labels: dict[str, Any] | None = None) -> None:
-        super().__init__(source=source, sink=sink, vad=vad, segmenter=segmenter, asr=asr,
-                         tts=tts, agent=agent, chunker_factory=chunker_factory, wake=wake,
-                         options=options, clock=clock, trace=trace, cleaner=cleaner,
-                         labels=labels)
+    def _init_state(self) -> None:
         self.spec = Speculation(self.opts, agent=lambda: self.agent, notice=self._notice,
                                 start=lambda turn, text: self.replies.start(
                                     turn, text, speculative=True))
