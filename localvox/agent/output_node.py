@@ -71,6 +71,16 @@ class OutputAgentNode(Node, abc.ABC):
     async def on_event(self, event: Event) -> None:
         """Hook: called for every event before the framework answers an ``LLMRequest``."""
 
+    def can_speculate(self, text: str) -> bool:
+        """May a reply to ``text`` start before the final transcript confirms it?
+
+        The speech loop may answer a partial transcript during the end-of-turn silence and
+        throw the reply away if the final differs; that is only safe when answering runs
+        nothing with an effect (no tool). Default False: a node that knows it calls no tool
+        for ``text`` says so (the built-in assistant does for chat turns).
+        """
+        return False
+
     @property
     def handoff_started(self) -> bool:
         """True once this node (or anyone in the session) ended or transferred the call."""

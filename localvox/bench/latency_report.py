@@ -14,7 +14,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 STAGES = (("endpoint", "endpoint wait"), ("final_transcript", "final transcript"),
-          ("llm_first_token", "LLM first token"), ("tts_first_chunk", "TTS first chunk"),
+          ("llm_first_token", "LLM first token"), ("first_chunk_text", "LLM first clause"),
+          ("tts_first_chunk", "TTS first chunk"),
           ("first_audio_out", "audio out"))
 """Critical-path milestones after the true end of speech, in order."""
 

@@ -46,7 +46,8 @@ def format_latency(marks: dict[str, float]) -> str:
     if "voice_to_voice" in lat:
         parts = [f"voice-to-voice {lat['voice_to_voice']:.0f} ms"]
         for key, label in (("endpoint_wait", "endpoint"), ("final_transcript", "asr"),
-                           ("llm_first_token", "llm"), ("tts_first_chunk", "tts")):
+                           ("llm_first_token", "llm"), ("llm_first_clause", "clause"),
+                           ("tts_first_chunk", "tts")):
             if key in lat:
                 parts.append(f"{label} {lat[key]:.0f}")
         return parts[0] + " (" + ", ".join(parts[1:]) + ")"

@@ -112,8 +112,9 @@ class SessionAgent:
     early therefore sends ``session.interrupt()`` (the node stops and records what it
     had said as interrupted), and ``discard`` restores every node's history to its state
     before the last ``respond``. Tools run inside the SDK as soon as a turn starts, so
-    ``can_speculate`` only allows speculation where no tool can run: the built-in
-    assistant in intent mode on text its intent router does not claim.
+    ``can_speculate`` only allows speculation where no tool can run: every output node
+    must say so (``OutputAgentNode.can_speculate``; the built-in assistant does on text its
+    intent router does not claim when the LLM is offered no tools).
     """
 
     def __init__(self, session: Any) -> None:
@@ -149,18 +150,7 @@ class SessionAgent:
         from localvox.agent.nodes import OutputAgentNode
 
         outputs = [n for n in self.session.nodes if isinstance(n, OutputAgentNode)]
-        if not outputs:
-            return False
-        for node in outputs:
-            router = getattr(node, "router", None)
-            if getattr(node, "tool_mode", None) != "intent" or router is None:
-                return False
-            try:
-                if router.tool_call(text) is not None:
-                    return False
-            except Exception:  # noqa: BLE001 -- when unsure, do not guess
-                return False
-        return True
+        return bool(outputs) and all(node.can_speculate(text) for node in outputs)
 
     async def join(self, timeout: float = 5.0) -> list[str]:
         """Open the conversation as the SDK's text loop does: send ``UserJoined``.

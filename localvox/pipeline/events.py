@@ -157,7 +157,8 @@ class TurnTrace(PipelineEvent):
     """Monotonic timestamps (seconds, one clock per run) of one turn's milestones.
 
     Keys: speech_start, speech_end, endpoint, first_partial, final_transcript,
-    llm_request, llm_first_token, tts_first_chunk, first_audio_out, playback_end, interrupt.
+    llm_request, llm_first_token, first_chunk_text, tts_first_chunk, first_audio_out,
+    playback_end, interrupt.
     Missing milestones are absent (e.g. a typed turn has no speech_start).
     """
 

@@ -48,8 +48,8 @@ class SpeechOut:
         tts: the synthesiser.
         sink: where audio goes.
         chunker: a fresh chunker for this reply.
-        mark: callback ``mark(name)`` for trace milestones (``tts_first_chunk``,
-            ``first_audio_out``, ``playback_end``).
+        mark: callback ``mark(name)`` for trace milestones (``first_chunk_text``,
+            ``tts_first_chunk``, ``first_audio_out``, ``playback_end``).
         gated: start with playback held until ``open_gate()``.
         lookahead: synthesised chunks allowed to wait for the speaker.
         on_error: called with an exception from synthesis or playback (the reply
@@ -88,6 +88,7 @@ class SpeechOut:
         """``end()`` was called: the agent has produced all of the reply's text."""
         self.failed = False
         self.cancelled = False
+        self._text_started = False
         self._synth_task = asyncio.ensure_future(self._synth_loop())
         self._play_task = asyncio.ensure_future(self._play_loop())
 
@@ -95,13 +96,19 @@ class SpeechOut:
 
     def feed(self, delta: str) -> None:
         for chunk in self.chunker.feed(delta):
-            self._text_q.put_nowait(chunk)
+            self._queue_text(chunk)
+
+    def _queue_text(self, chunk: str) -> None:
+        if not self._text_started:
+            self._text_started = True
+            self._mark("first_chunk_text")
+        self._text_q.put_nowait(chunk)
 
     def end(self) -> None:
         """No more text: flush the chunker's remainder."""
         self.text_done = True
         for chunk in self.chunker.flush():
-            self._text_q.put_nowait(chunk)
+            self._queue_text(chunk)
         self._text_q.put_nowait(_END)
 
     def open_gate(self) -> None:

@@ -29,12 +29,17 @@ from typing import Any, Callable
 from localvox.pipeline.events import TurnTrace
 
 MARKS = ("speech_start", "speech_end", "endpoint", "first_partial", "final_transcript",
-         "llm_request", "llm_first_token", "tts_first_chunk", "first_audio_out", "playback_end", "interrupt")
+         "llm_request", "llm_first_token", "first_chunk_text", "tts_first_chunk",
+         "first_audio_out", "playback_end", "interrupt")
 """Every milestone a turn can record, in the order they usually happen. ``llm_request`` is
-when the agent was asked: before ``final_transcript`` on a speculative turn."""
+when the agent was asked: before ``final_transcript`` on a speculative turn.
+``first_chunk_text`` is when the reply's first chunk of text was complete and went to the
+synthesiser: it splits what the LLM takes to write the first clause from what the TTS takes
+to voice it (on chat turns the two were one 709 ms "TTS first chunk" stage)."""
 
 VOICE_MARKS = ("speech_start", "speech_end", "endpoint", "first_partial", "final_transcript",
-               "llm_first_token", "tts_first_chunk", "first_audio_out", "playback_end")
+               "llm_first_token", "first_chunk_text", "tts_first_chunk", "first_audio_out",
+               "playback_end")
 """The milestones a complete, uninterrupted spoken turn must have."""
 
 
@@ -147,7 +152,8 @@ def stage_latencies(marks: dict[str, float]) -> dict[str, float]:
         "endpoint_wait": ("speech_end", "endpoint"),
         "final_transcript": ("endpoint", "final_transcript"),
         "llm_first_token": (llm_from, "llm_first_token"),
-        "tts_first_chunk": ("llm_first_token", "tts_first_chunk"),
+        "llm_first_clause": ("llm_first_token", "first_chunk_text"),
+        "tts_first_chunk": ("first_chunk_text", "tts_first_chunk"),
         "audio_out": ("tts_first_chunk", "first_audio_out"),
         "voice_to_voice": ("speech_end", "first_audio_out"),
         "text_to_voice": ("final_transcript", "first_audio_out"),
