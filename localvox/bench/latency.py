@@ -152,7 +152,8 @@ async def engine_turn(config: Any, parts: Any, llm: "CountingLLM", clip: "Clip")
     v2v = (tr.marks["first_audio_out"] - true_end) * 1000.0
     return TurnResult(clip.name, tr.text, tr.reply, round(v2v, 1),
                       {k: round(v, 1) for k, v in contributions(tr.marks, true_end).items()},
-                      tr.speculative, kind=kind, source=clip.source, stall_ms=stall)
+                      tr.speculative, kind=kind, source=clip.source, stall_ms=stall,
+                      gap_ms=tr.longest_gap_ms)
 
 
 async def baseline_turn(config: Any, parts: Any, llm: Any, clip: "Clip",

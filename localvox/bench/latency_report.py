@@ -41,6 +41,8 @@ class TurnResult:
     """The event loop's longest stall while this turn ran (loop-lag probe)."""
     stall_no_worker_ms: float | None = None
     """The same turn with the per-frame DSP on the loop (``--audio-worker both``)."""
+    gap_ms: float | None = None
+    """The longest silence inside the spoken reply (speech ran dry between chunks)."""
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -61,6 +63,9 @@ def _rows(results: list[TurnResult]) -> dict[str, Any]:
     v2v = [r.voice_to_voice_ms for r in answered]
     base = [r.baseline_ms for r in results if r.baseline_ms is not None]
     rows["voice-to-voice"] = {"p50": percentile(v2v, 50), "p95": percentile(v2v, 95)}
+    gaps = [r.gap_ms for r in answered if r.gap_ms is not None]
+    rows["gap inside the reply (longest)"] = {"p50": percentile(gaps, 50),
+                                              "p95": percentile(gaps, 95)}
     stalls = [r.stall_ms for r in results if r.stall_ms is not None]
     rows["event-loop stall (longest)"] = {"p50": percentile(stalls, 50),
                                           "p95": percentile(stalls, 95)}

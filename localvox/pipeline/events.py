@@ -171,6 +171,9 @@ class TurnTrace(PipelineEvent):
     speculative: str = ""
     """``used`` (the reply started during the end-of-turn silence was kept), ``discarded``,
     or empty (no speculation)."""
+    longest_gap_ms: float = 0.0
+    """The longest silence inside the spoken reply: a chunk that was not synthesised by the
+    time the one before it had finished playing (0 when speech never ran dry)."""
     source: str = "voice"
     """``voice`` (spoken), ``text`` (typed: its latency is text-to-voice) or ``agent`` (said
     on the agent's own initiative, e.g. a timer ringing: no user latency at all)."""

@@ -157,7 +157,8 @@ class Replies:
         return SpeechOut(host.tts, host.sink, host.chunker_factory(), mark=reply.mark,
                          gated=reply.speculative, on_error=self.bus.notice,
                          reference=host.cleaner,
-                         clock=self.clock if self.play_on_clock else None)
+                         clock=self.clock if self.play_on_clock else None,
+                         now=self.clock.now)
 
     async def _run(self, reply: Reply) -> None:
         reply.out = self._speech_for(reply)

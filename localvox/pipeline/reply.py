@@ -150,6 +150,8 @@ class Reply:
         turn.reply = self.reply_text if not interrupted or self.out is None \
             else (self.out.heard or "")
         turn.interrupted = interrupted
+        if self.out is not None:
+            turn.longest_gap_s = self.out.longest_gap_s
         self.flush_text()
         self._emit(ReplyDone(turn.turn_id, turn.reply, interrupted))
         return turn.to_event()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from typing import Callable, Protocol
 
 import numpy as np
@@ -58,13 +59,15 @@ class SpeechOut:
         clock: play on this clock (fast mode): the sink takes audio at once, so playback
             is over only when the clock has passed the last sample's time -- a reply lasts
             as long as it would on a speaker, and the engine hears the input meanwhile.
+        now: the engine's clock when playing in real time (for ``longest_gap_s``).
     """
 
     def __init__(self, tts: Synthesizer, sink: AudioSink, chunker: Chunker, *,
                  mark: Callable[[str], None], gated: bool = False, lookahead: int = 1,
                  on_error: Callable[[BaseException], None] | None = None,
                  reference: PlaybackReference | None = None,
-                 clock: EngineClock | None = None) -> None:
+                 clock: EngineClock | None = None,
+                 now: Callable[[], float] = time.monotonic) -> None:
         self.tts = tts
         self.sink = sink
         self.chunker = chunker
@@ -80,8 +83,14 @@ class SpeechOut:
         """Chunks whose audio has started playing (what the user has heard, roughly)."""
         self.samples_out = 0
         self._clock = clock
+        self._now = clock.now if clock is not None else now
         self.audible_until = 0.0
         """Clock time the last sample handed to the sink ends (when ``clock`` is given)."""
+        self.longest_gap_s = 0.0
+        """The longest wait, once speech began, between one chunk's last sample ending (on a
+        speaker playing in real time) and the next chunk being ready: a stutter the user
+        hears. What a shorter first chunk risks, so ``bench latency`` reports it."""
+        self._speaker_free_at = 0.0
         self.synthesizing = False
         """A chunk is being synthesised (fast mode paces the input meanwhile)."""
         self.text_done = False
@@ -175,6 +184,15 @@ class SpeechOut:
                 self._on_error(err)
         await self._audio_q.put(_END)
 
+    def _follow_speaker(self, item: SpeechChunk, started: bool) -> None:
+        """Where a real-time speaker would be: a gap when this block comes after the last
+        one has finished playing (sinks that take audio at once are modelled the same)."""
+        now = self._now()
+        if started and now > self._speaker_free_at:
+            self.longest_gap_s = max(self.longest_gap_s, now - self._speaker_free_at)
+        self._speaker_free_at = max(now, self._speaker_free_at) \
+            + len(item.samples) / item.sample_rate
+
     async def _play_loop(self) -> None:
         await self._gate.wait()
         started = False
@@ -190,6 +208,7 @@ class SpeechOut:
                 if item.text != last_text:
                     self.spoken.append(item.text)
                     last_text = item.text
+                self._follow_speaker(item, started)
                 if not started:
                     self._mark("first_audio_out")
                     started = True

@@ -116,6 +116,7 @@ class TurnMarks:
         self.reply = ""
         self.interrupted = False
         self.speculative = ""
+        self.longest_gap_s = 0.0
         self.source = "voice"
         """Who started the turn: ``voice``, ``text`` (typed) or ``agent`` (a timer ringing)."""
 
@@ -135,7 +136,8 @@ class TurnMarks:
         ordered = {k: round(self.marks[k], 6) for k in MARKS if k in self.marks}
         return TurnTrace(turn_id=self.turn_id, marks=ordered, text=self.text,
                          reply=self.reply, interrupted=self.interrupted,
-                         speculative=self.speculative, source=self.source)
+                         speculative=self.speculative, source=self.source,
+                         longest_gap_ms=round(self.longest_gap_s * 1000.0, 1))
 
 
 def stage_latencies(marks: dict[str, float]) -> dict[str, float]:
