@@ -1,13 +1,14 @@
 """Slot parsers: the words a user spoke -> a typed tool argument, or None.
 
 Deterministic and model-free, so a 135M-parameter LLM never has to turn "five and a half
-minutes" into 330: spoken numbers ("three hundred and twenty" -> 320), durations, clock
-times, spoken arithmetic, unit conversions, places, free text and ordinals. Each parser
-returns None when the text is not that kind of thing, which is how a template whose
-``{slot}`` does not parse is rejected (see :mod:`localvox.agent.intent`).
+minutes" into 330: durations, clock times, spoken arithmetic, unit conversions, places,
+free text and ordinals. Each parser returns None when the text is not that kind of thing,
+which is how a template whose ``{slot}`` does not parse is rejected (see
+:mod:`localvox.agent.intent`).
 
-``normalize`` is shared by the parsers and the router: lower case, straight quotes and no
-polite openers ("hey jarvis, could you ...") or closers ("... please").
+The parsers read text through :func:`localvox.agent.normalize.normalize` (lower case, no
+fillers, no polite openers or closers) and :mod:`localvox.agent.spoken_numbers` (number
+words -> digits); both are re-exported here, the import path callers use.
 """
 
 from __future__ import annotations
@@ -16,205 +17,14 @@ import re
 from functools import lru_cache
 from typing import Any
 
+from localvox.agent.normalize import normalize
+from localvox.agent.spoken_numbers import ORDINALS, first_number, fmt_number, spoken_to_digits
+
 __all__ = [
     "spoken_to_digits", "fmt_number", "first_number", "normalize", "parse_duration",
     "parse_clock", "parse_expression", "parse_conversion", "parse_location", "parse_free_text",
     "parse_ordinal_or_number",
 ]
-
-# --------------------------------------------------------------------------------------------
-# Spoken numbers
-# --------------------------------------------------------------------------------------------
-
-_ONES = {w: i for i, w in enumerate(
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
-    "fifteen sixteen seventeen eighteen nineteen".split())}
-_ONES["oh"] = 0
-_TENS = {w: 10 * (i + 2) for i, w in enumerate(
-    "twenty thirty forty fifty sixty seventy eighty ninety".split())}
-_SCALES = {"hundred": 100, "thousand": 1000, "million": 1_000_000}
-_ORDINALS = {w: i + 1 for i, w in enumerate(
-    "first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth "
-    "thirteenth fourteenth fifteenth sixteenth seventeenth eighteenth nineteenth "
-    "twentieth".split())}
-_ORDINALS.update({f"{tens} {w}": base + n for tens, base in (("twenty", 20), ("thirty", 30))
-                  for w, n in _ORDINALS.copy().items() if n < 10})
-_ORDINALS["thirtieth"] = 30
-_PUNCT = ",.?!;:"
-
-
-def _bare(word: str) -> str:
-    return word.strip(_PUNCT).lower()
-
-
-def _parse_number(words: list[str], i: int) -> tuple[float | None, int]:
-    """Parse the longest number phrase starting at ``words[i]``; (value, next index)."""
-    n = len(words)
-    w = _bare(words[i])
-    total, current, j = 0.0, 0.0, i
-    seen = False
-    last = ""  # "ones", "teens", "tens", "scale", "digits"
-    if re.fullmatch(r"\d+(?:,\d{3})*(?:\.\d+)?", w):
-        current = float(w.replace(",", ""))
-        j, seen, last = i + 1, True, "digits"
-    else:
-        while j < n:
-            w = _bare(words[j])
-            if w in _ONES and last in ("", "tens"):
-                current += _ONES[w]
-                last = "teens" if _ONES[w] >= 10 else "ones"
-            elif w in _TENS and last in ("",):
-                current += _TENS[w]
-                last = "tens"
-            elif w in _SCALES and (seen or w == "hundred"):
-                scale = _SCALES[w]
-                if scale == 100:
-                    current = (current or 1) * 100
-                else:
-                    total += (current or 1) * scale
-                    current = 0
-                last = "scale" if scale > 100 else ""
-                if scale == 100:
-                    last = ""
-                    # "three hundred and twenty": "and" continues a number after a scale word
-                    if j + 2 < n + 1 and j + 1 < n and _bare(words[j + 1]) == "and" \
-                            and j + 2 < n and (_bare(words[j + 2]) in _ONES or
-                                               _bare(words[j + 2]) in _TENS):
-                        j += 1
-            elif w in ("a", "an") and not seen and j + 1 < n and _bare(words[j + 1]) in _SCALES:
-                current = 1
-                j += 1
-                continue
-            else:
-                break
-            seen = True
-            if words[j][-1:] in _PUNCT and words[j][-1:] != ".":
-                j += 1
-                break
-            j += 1
-        if not seen:
-            return None, i
-    value = total + current
-    # decimals: "two point five"
-    if j + 1 < n and _bare(words[j]) == "point" and (_bare(words[j + 1]) in _ONES or
-                                                     _bare(words[j + 1]).isdigit()):
-        digits = ""
-        k = j + 1
-        while k < n and (_bare(words[k]) in _ONES or _bare(words[k]).isdigit()):
-            b = _bare(words[k])
-            digits += str(_ONES[b]) if b in _ONES else b
-            k += 1
-        value = float(f"{int(value)}.{digits}")
-        j = k
-    # fractions: "five and a half", "two and a quarter"
-    if j + 2 < n and _bare(words[j]) == "and" and _bare(words[j + 1]) in ("a", "one"):
-        frac = {"half": 0.5, "quarter": 0.25}.get(_bare(words[j + 2]))
-        if frac:
-            value += frac
-            j += 3
-    return value, j
-
-
-def fmt_number(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else f"{value:g}"
-
-
-def spoken_to_digits(text: str) -> str:
-    """``"what's twelve times seven"`` → ``"what's 12 times 7"`` (punctuation kept)."""
-    words = text.split()
-    out: list[str] = []
-    i = 0
-    while i < len(words):
-        value, j = _parse_number(words, i)
-        if value is not None and j > i:
-            trail = words[j - 1][len(words[j - 1].rstrip(_PUNCT)):]
-            out.append(fmt_number(value) + trail)
-            i = j
-        else:
-            out.append(words[i])
-            i += 1
-    return " ".join(out)
-
-
-def first_number(text: str) -> float | None:
-    m = re.search(r"-?\d+(?:\.\d+)?", spoken_to_digits(text))
-    return float(m.group()) if m else None
-
-
-# --------------------------------------------------------------------------------------------
-# Normalisation
-# --------------------------------------------------------------------------------------------
-
-_OPENERS = re.compile(
-    r"^(?:(?:hey|hi|ok|okay) (?:jarvis|localvox|mycroft|nabu|alexa)|jarvis|localvox|alexa|hey|"
-    r"okay|ok|so|um+|uh+|er|well|please|and|could you|can you|would you|will you|"
-    r"(?:i'd like|i want|i need) (?:you )?to(?! remember\b)|go ahead and|quickly|just|"
-    r"(?:tell me|let me know)(?! (?:in|when|after|at)\b)|do me a favou?r and|right|alright|"
-    r"all right|oh|now|actually|"
-    r"excuse me|sorry|quick question|one more thing|also|then)\b[ ,]*")
-# indirect questions: "remind me which day it is", "do you know if it's going to rain" ->
-# the question itself (only when a question follows, so "remind me in 5 minutes" stays)
-_INDIRECT = re.compile(
-    r"^(?:remind me|do you know|do you happen to know|can you tell me|could you tell me|"
-    r"any idea|i wonder|i was wondering|i'd like to know|i want to know|i need to know|"
-    r"i'd love to know|tell me|let me know|quick question|know)[ ,]+"
-    r"(?=(?:what|what's|which|how|how's|when|if|whether|is|are|will|do|does|the)\b)")
-_CLOSERS = re.compile(r"[ ,]*\b(?:please|thanks|thank you|for me|real quick|quickly|"
-                      r"if you can|if you could|if you don't mind|mate|buddy|jarvis|"
-                      r"right now please|okay|ok)$")
-# spoken fillers anywhere, not only at the start ("what's um the time")
-_FILLERS = re.compile(r"\b(?:um+|uh+|uhm+|erm+|er+|hmm+|ah+|eh)\b[ ,]*")
-# contractions typed or transcribed without the apostrophe
-_CONTRACTIONS = {
-    "whats": "what's", "hows": "how's", "wheres": "where's", "whens": "when's",
-    "thats": "that's", "todays": "today's", "tomorrows": "tomorrow's", "dont": "don't",
-    "doesnt": "doesn't", "didnt": "didn't", "im": "i'm", "ive": "i've", "cant": "can't",
-    "isnt": "isn't", "arent": "aren't", "theres": "there's", "whos": "who's",
-    "its": "it's", "id": "i'd", "ill": "i'll", "wont": "won't", "whatre": "what're",
-    "gonna": "going to", "wanna": "want to", "gotta": "got to", "whats's": "what's",
-}
-_GERUNDS = {
-    (v + v[-1] + "ing" if v in ("set", "put", "get", "stop", "jot") else
-     v[:-1] + "ing" if v.endswith("e") else v + "ing"): v
-    for v in ("set start make tell check turn add take write read convert calculate cancel "
-              "delete remove wake remind give put get stop save note jot list show work "
-              "figure clear count time create").split()}
-_GERUNDS["cancelling"] = "cancel"
-_CONTRACTION_RE = re.compile(r"\b(" + "|".join(_CONTRACTIONS) + r")\b")
-
-
-def normalize(text: str) -> str:
-    """Lower-case, straight quotes, no fillers, outer punctuation or polite openers/closers.
-
-    Written for speech: ASR gives lower case without punctuation and with "um"s, people
-    type "whats" for "what's", and a request is often wrapped in "do you know ..." or
-    "remind me ..." — all of which is removed so the templates see the request itself.
-    """
-    t = text.lower().replace("’", "'").replace("‘", "'").replace("“", "").replace("”", "")
-    # Undecodable bytes (U+FFFD), emoji and stray symbols carry no words: drop them so a
-    # garbled prefix cannot hide "what time is it" from the anchored request patterns.
-    t = re.sub(r"[^\w\s'.,?!:;%$£€+\-*/^=()]", " ", t)
-    t = re.sub(r"^(?:[\s\-.,;:!?)]|\(\s)+", "", t)
-    t = re.sub(r"\s+", " ", t).strip().strip(" .?!,")
-    t = t.replace(",", " ").replace(";", " ").replace("  ", " ")
-    t = _FILLERS.sub("", t)
-    t = _CONTRACTION_RE.sub(lambda m: _CONTRACTIONS[m.group(1)], t)
-    t = re.sub(r"\s+", " ", t).strip(" .?!,")
-    for _ in range(5):
-        new = _CLOSERS.sub("", _INDIRECT.sub("", _OPENERS.sub("", t))).strip(" .?!,:")
-        # "would you mind setting a timer" -> "set a timer"
-        new = re.sub(r"^(?:(?:would|do|could) you )?mind (\w+ing)\b",
-                     lambda m: _GERUNDS.get(m.group(1), m.group(1)), new)
-        # "(if|whether) it's going to rain" -> "is it going to rain"
-        new = re.sub(r"^(?:if|whether) (it|there)(?: is|'s) ", r"is \1 ", new)
-        new = re.sub(r"^(?:if|whether) (it|there) will ", r"will \1 ", new)
-        new = re.sub(r"^(?:if|whether) (i|we) (need|should)\b", r"do \1 \2", new)
-        new = re.sub(r"^(what|which) (time|day|date|hour) it is\b", r"\1 \2 is it", new)
-        if new == t:
-            break
-        t = new
-    return t
-
 
 # --------------------------------------------------------------------------------------------
 # Slot parsers: text → typed value, or None when the text is not that kind of thing
@@ -501,8 +311,8 @@ def parse_ordinal_or_number(text: str) -> int | None:
     t = normalize(text)
     t = re.sub(r"^(?:number|no\.?|#) ?", "", t)
     t = re.sub(r"^the ", "", t)
-    if t in _ORDINALS:
-        return _ORDINALS[t]
+    if t in ORDINALS:
+        return ORDINALS[t]
     t = re.sub(r" (?:one|note|item)$", "", t)
     if t in ("last", "latest", "newest", "most recent", "recent", "final", "previous",
              "last one", "very last", "new"):

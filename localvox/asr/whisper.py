@@ -83,9 +83,9 @@ from localvox.asr.base import Transcript
 from localvox.asr.guards import (_compression_ratio, _is_repeated, _kept_positions,
                                  _token_logprobs, cut_repeat, without_loops)
 from localvox.asr.bias import Bias, BiasPrompt, build_prompt, echoes_prompt
+from localvox.asr.whisper_load import load_model
 from localvox.asr.whisper_stream import WhisperStream
 from localvox.audio.base import SAMPLE_RATE
-from localvox.errors import ModelError
 
 __all__ = ["Decoded", "WhisperStream", "WhisperTranscriber", "create", "cut_repeat",
            "load_model"]
@@ -95,32 +95,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 MAX_WINDOW_S = 30.0
-_MODELS: dict[tuple[str, str, int], Any] = {}
-_MODELS_LOCK = threading.Lock()
-
-
-def load_model(path: str | Path, compute_type: str = "int8", threads: int = 2) -> Any:
-    """Load a CTranslate2 Whisper model folder once per process (shared by all streams)."""
-    key = (str(path), compute_type, threads)
-    with _MODELS_LOCK:
-        model = _MODELS.get(key)
-        if model is not None:
-            return model
-        p = Path(path)
-        if not (p.is_dir() and (p / "model.bin").is_file()):
-            raise ModelError(f"{p} is not a CTranslate2 Whisper model folder (no model.bin)")
-        try:
-            from faster_whisper import WhisperModel
-        except ImportError:
-            raise ModelError("faster-whisper is not installed: pip install faster-whisper") from None
-        try:
-            # A folder path never touches the hub; local_files_only makes sure of it.
-            model = WhisperModel(str(p), device="cpu", compute_type=compute_type,
-                                 cpu_threads=threads, local_files_only=True)
-        except (RuntimeError, ValueError, OSError) as err:
-            raise ModelError(f"cannot load Whisper model {p}: {err}") from None
-        _MODELS[key] = model
-        return model
 
 
 def safe_verdict(bp: BiasPrompt, text: str) -> float:

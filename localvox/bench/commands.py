@@ -24,6 +24,11 @@ frame): endpoint (the endpointer fired) and voice-to-tool-call (the tool call st
 
 Picovoice's published rows (their README, cafe and kitchen noise at 6-24 dB) are printed
 beside ours; ``--plot`` draws acceptance vs SNR with Rhino's published points.
+
+Where the parts live: the clip set and the acceptance rule in
+:mod:`localvox.bench.commands_clips`, the summary, tables and plot in
+:mod:`localvox.bench.commands_report`; this module runs clips through the engine (or
+``--reroute``s saved transcripts) and re-exports those modules' public names.
 """
 
 from __future__ import annotations
@@ -32,23 +37,22 @@ import argparse
 import asyncio
 import copy
 import json
-import re
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from localvox.bench.commands_clips import (Clip, Result, load_clips, parse_snrs, score,
+                                           snr_label)
+from localvox.bench.commands_report import PUBLISHED, plot, print_report, summarize
+from localvox.bench.latency_report import percentile
+
+__all__ = ["NAME", "HELP", "add_arguments", "run", "run_clip", "reroute", "Clip", "Result",
+           "load_clips", "parse_snrs", "score", "snr_label", "PUBLISHED", "percentile", "plot",
+           "print_report", "summarize"]
 
 NAME = "commands"
 HELP = "spoken commands (VAD, streaming ASR, routing, tool call) vs Picovoice's published table"
 
-PUBLISHED = [
-    # engine, average over 6-24 dB, {snr: acceptance}
-    ("Picovoice Rhino", 97.6, {24: 99.0, 6: 93.5}),
-    ("Microsoft LUIS", 89.9, {}),
-    ("IBM Watson", 86.8, {}),
-    ("Amazon Lex", 84.5, {}),
-    ("Google Dialogflow", 77.6, {}),
-]
 DEFAULT_SNRS = "clean,24,18,12,9,6"
 LEAD_S = 0.0
 TAIL_S = 1.5
@@ -74,109 +78,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="no audio: route the transcripts saved by an earlier --json run "
                         "again with the current router (each clip's first final that routes)")
     p.add_argument("--verbose", "-v", action="store_true", help="print every clip")
-
-
-@dataclass
-class Clip:
-    name: str
-    path: Path
-    intent: str
-    slots: dict[str, str]
-
-
-@dataclass
-class Result:
-    clip: str
-    snr: str
-    transcript: str
-    tool: str | None
-    arguments: dict[str, Any]
-    accepted: bool
-    slots_right: int
-    slots_total: int
-    turns: int
-    endpoint_ms: float | None
-    tool_ms: float | None
-    errors: list[str] = field(default_factory=list)
-
-
-def load_clips(directory: str | Path) -> list[Clip]:
-    from localvox.errors import LocalvoxError
-
-    d = Path(directory)
-    if not d.is_dir():
-        raise LocalvoxError(f"{d}: no such folder (expected WAV + .json labels)")
-    clips = []
-    for wav in sorted(d.glob("*.wav")):
-        label = wav.with_suffix(".json")
-        if not label.is_file():
-            continue
-        try:
-            data = json.loads(label.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as err:
-            print(f"skipping {wav.name}: bad label ({err})")
-            continue
-        clips.append(Clip(wav.stem, wav, str(data.get("intent") or ""),
-                          {k: str(v).strip() for k, v in (data.get("slots") or {}).items()}))
-    if not clips:
-        raise LocalvoxError(f"{d}: no WAV files with a .json label beside them")
-    return clips
-
-
-def parse_snrs(text: str) -> list[float | None]:
-    from localvox.errors import ConfigError
-
-    out: list[float | None] = []
-    for part in text.split(","):
-        part = part.strip().lower()
-        if not part:
-            continue
-        if part == "clean":
-            out.append(None)
-            continue
-        try:
-            out.append(float(part.removesuffix("db")))
-        except ValueError:
-            raise ConfigError(f"--snr {part!r}: expected clean or a number of dB") from None
-    return out
-
-
-def snr_label(snr: float | None) -> str:
-    return "clean" if snr is None else f"{snr:g} dB"
-
-
-def _key(name: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", name.lower())
-
-
-def score(clip: Clip, tool: str | None, args: dict[str, Any],
-          params: dict[str, Any]) -> tuple[bool, int, list[str]]:
-    """(accepted, labelled slots right, what was wrong) for one clip's tool call.
-
-    A labelled slot is compared with the argument of the parameter that allows its value
-    (the barista's ``shots`` allows "double shot", the label calls it ``numberOfShots``).
-    """
-    errors: list[str] = []
-    if tool is None:
-        return False, 0, ["no command"]
-    if _key(tool) != _key(clip.intent):
-        errors.append(f"intent {tool} (want {clip.intent})")
-    got = {k: str(v).lower() for k, v in args.items() if v is not None}
-    right = 0
-    used: set[str] = set()
-    for slot, want in clip.slots.items():
-        pname = next((p for p, prop in params.items()
-                      if want.lower() in [str(x).lower() for x in prop.get("enum") or []]),
-                     None) or next((p for p in params if _key(p) == _key(slot)), slot)
-        used.add(pname)
-        if got.get(pname) == want.lower():
-            right += 1
-        else:
-            errors.append(f"{slot}: {got.get(pname)!r} (want {want!r})")
-    for pname, value in got.items():
-        if pname not in used:
-            errors.append(f"extra {pname}={value!r}")
-    return not errors, right, errors
 
 
 async def run_clip(config: Any, parts: Any, app: Any, samples: Any,
@@ -232,12 +133,6 @@ async def run_clip(config: Any, parts: Any, app: Any, samples: Any,
              for k, v in tr.marks.items()}
     return {"finals": finals, "tool": tool, "args": args, "endpoint_ms": endpoint,
             "tool_ms": tool_ms, "marks": marks}
-
-
-def percentile(values: list[float], q: float) -> float | None:
-    from localvox.bench.latency_report import percentile as pct
-
-    return pct(values, q)
 
 
 async def _bench(args: argparse.Namespace, config: Any) -> dict[str, Any]:
@@ -313,6 +208,9 @@ async def _bench(args: argparse.Namespace, config: Any) -> dict[str, Any]:
 
 
 class _SilentLLM:
+    """The LLM when none is configured or it fails to load: routed orders need no LLM, and
+    an unrouted turn gets no reply instead of stopping the bench."""
+
     name = "none"
 
     async def chat(self, messages: Any, tools: Any = None, **kw: Any) -> Any:
@@ -321,94 +219,6 @@ class _SilentLLM:
 
     async def close(self) -> None:
         return None
-
-
-def summarize(results: list[Result], snrs: list[float | None], *,
-              bias_text: str = "") -> dict[str, Any]:
-    rows: dict[str, Any] = {}
-    for snr in snrs:
-        label = snr_label(snr)
-        sub = [r for r in results if r.snr == label]
-        if not sub:
-            continue
-        ep = [r.endpoint_ms for r in sub if r.endpoint_ms is not None]
-        tl = [r.tool_ms for r in sub if r.tool_ms is not None]
-        rows[label] = {
-            "snr_db": snr, "clips": len(sub),
-            "acceptance": 100.0 * sum(r.accepted for r in sub) / len(sub),
-            "slot_accuracy": 100.0 * sum(r.slots_right for r in sub)
-            / max(1, sum(r.slots_total for r in sub)),
-            "no_command": sum(r.tool is None for r in sub),
-            "split_turns": sum(r.turns > 1 for r in sub),
-            "endpoint_p50_ms": percentile(ep, 50), "endpoint_p95_ms": percentile(ep, 95),
-            "tool_p50_ms": percentile(tl, 50), "tool_p95_ms": percentile(tl, 95),
-        }
-    noisy = [v for v in rows.values() if v["snr_db"] is not None and 6 <= v["snr_db"] <= 24]
-    average = sum(v["acceptance"] for v in noisy) / len(noisy) if noisy else None
-    return {"bench": "commands", "rows": rows, "average_6_24": average,
-            "published": [{"engine": e, "average": a, "by_snr": s} for e, a, s in PUBLISHED],
-            "asr_prompt": bias_text, "results": [r.__dict__ for r in results]}
-
-
-def print_report(summary: dict[str, Any]) -> None:
-    from localvox.bench.common import table
-
-    def ms(v: float | None) -> str:
-        return "-" if v is None else f"{v:.0f}"
-
-    rows = []
-    for label, v in summary["rows"].items():
-        rows.append([label, v["clips"], f"{v['acceptance']:.1f}%", f"{v['slot_accuracy']:.1f}%",
-                     v["no_command"], v["split_turns"], ms(v["endpoint_p50_ms"]),
-                     ms(v["endpoint_p95_ms"]), ms(v["tool_p50_ms"]), ms(v["tool_p95_ms"])])
-    mode = "real time" if summary.get("realtime") else \
-        "fast mode: latencies on the fast-mode clock; use --realtime for a live microphone's"
-    if summary.get("rerouted_from"):
-        mode = f"transcripts of {summary['rerouted_from']} routed again"
-    print(table(["SNR", "clips", "accepted", "slots", "no cmd", "split", "endpoint p50",
-                 "p95", "voice->tool p50", "p95"], rows,
-                title=f"localvox (barista example, whole spoken path; {mode})"))
-    avg = summary["average_6_24"]
-    print()
-    pub = [["localvox (this run)", "-" if avg is None else f"{avg:.1f}%",
-            _at(summary, 24), _at(summary, 6)]]
-    for p in summary["published"]:
-        pub.append([p["engine"] + " (published)", f"{p['average']:.1f}%",
-                    f"{p['by_snr'][24]:.1f}%" if 24 in p["by_snr"] else "-",
-                    f"{p['by_snr'][6]:.1f}%" if 6 in p["by_snr"] else "-"])
-    print(table(["engine", "avg 6-24 dB", "24 dB", "6 dB"], pub,
-                title="command acceptance beside Picovoice's speech-to-intent table"))
-
-
-def _at(summary: dict[str, Any], snr: float) -> str:
-    row = summary["rows"].get(snr_label(snr))
-    return "-" if row is None else f"{row['acceptance']:.1f}%"
-
-
-def plot(summary: dict[str, Any], out: str) -> None:
-    from localvox.bench.common import figure, save_figure
-
-    fig, ax = figure(1, 1, size=(7, 4.5))
-    a = ax[0][0]
-    pts = sorted((v["snr_db"], v["acceptance"]) for v in summary["rows"].values()
-                 if v["snr_db"] is not None)
-    if pts:
-        a.plot([p[0] for p in pts], [p[1] for p in pts], "o-", label="localvox (measured)")
-    clean = summary["rows"].get("clean")
-    if clean:
-        a.axhline(clean["acceptance"], color="C0", ls=":", label="localvox clean")
-    for p in summary["published"]:
-        if p["by_snr"]:
-            xs = sorted(p["by_snr"])
-            a.plot(xs, [p["by_snr"][x] for x in xs], "s--", label=f"{p['engine']} (published)")
-        a.axhline(p["average"], ls="--", lw=0.6, color="grey")
-        a.text(24.2, p["average"], f"{p['engine']} avg", fontsize=7, va="center")
-    a.set_xlabel("SNR (dB)")
-    a.set_ylabel("command acceptance %")
-    a.set_title("spoken coffee orders: acceptance vs SNR")
-    a.invert_xaxis()
-    a.legend(fontsize=8)
-    save_figure(fig, out)
 
 
 def reroute(args: argparse.Namespace) -> dict[str, Any]:
