@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import os
 import queue
 import signal
@@ -427,6 +428,11 @@ async def test_native_mode_tools_enforce_verification_and_sql_limits(bank, tmp_p
     app.finish()
     r = model.results
     assert r[0].startswith("Not allowed") and "level 1" in r[0]
+    # the refusal spells out the verify_customer call the caller's own words allow (told
+    # only "verify first", the 1.5B queried four times and never verified)
+    hint = json.loads(r[0].split("From what the caller said: ", 1)[1])
+    assert hint == {"name": "verify_customer",
+                    "arguments": {"name": f["name"], "dob": f["dob"]}}
     assert r[1].startswith("Verified at level 1")
     assert "main.customers is not allowed" in r[2] and "single statement" in r[3]
     assert r[4].startswith("Not allowed") and "level 2" in r[4]

@@ -394,9 +394,3 @@ def _sentence_end(buf: str, end: int) -> bool:
         k -= 1
     return k > 0 and buf[k - 1] in ".!?" or (end < len(buf) and buf[end:end + 1] == "\n")
 
-
-def chunk_text(text: str, first_chunk_min_words: int = 3, max_chunk_chars: int = 220,
-               first_chunk_max_words: int = 8) -> list[str]:
-    """Chunk a complete text (convenience for ``say`` and tests)."""
-    c = SentenceChunker(first_chunk_min_words, max_chunk_chars, first_chunk_max_words)
-    return c.feed(text) + c.flush()

@@ -38,7 +38,7 @@ from localvox.agent.nodes import OutputAgentNode
 from localvox.agent.tools import RunContext, ToolRegistry, function_tool
 from localvox.examples.bank import analysis
 from localvox.examples.bank.db import connect_rw
-from localvox.examples.bank.dialogue import Request
+from localvox.examples.bank.dialogue import Request, extract_factors
 from localvox.examples.bank.events import VerificationAttempt
 from localvox.examples.bank.grounded_reply import LOOK_IT_UP, grounded
 from localvox.examples.bank.grounding import ground
@@ -48,6 +48,10 @@ from localvox.examples.bank.sqlguard import SCHEMA_HELP, CustomerSQL, QueryRefus
 from localvox.examples.bank.verification import (FACTOR_LABELS, NotVerified, VerificationState,
                                                  Verifier, check_level)
 from localvox.llm.base import ToolCall
+
+_VERIFY_ARGS = {"name": "name", "dob": "dob", "account_last4": "account_last_four",
+                "city": "city", "debit_last4": "debit_card_last_four"}
+"""verify_customer's parameter for each verification factor."""
 
 TRANSFER_NUMBER = "+91-20-4000-1000"
 GREETING = ("Welcome to Localvox Bank. I can tell you your balance, your spending, "
@@ -170,6 +174,23 @@ class BankCSR(OutputAgentNode):
                     f"{', '.join(FACTOR_LABELS[f].removeprefix('your ') for f in unsaid)}.")
         return out.message
 
+    def _refused(self, err: NotVerified) -> str:
+        """The refusal, with the verify_customer call the caller's own words allow.
+
+        Measured: told only "call verify_customer first", the 1.5B queried four times in a
+        row and never verified (one full-suite run). The details are read from what the
+        caller said (``extract_factors``), never from the model, so nothing is invented."""
+        said: dict[str, str] = {}
+        for m in self.context.history:
+            if m["role"] == "user":
+                said.update(extract_factors(str(m["content"]), None))
+        args = {_VERIFY_ARGS[k]: v for k, v in said.items() if k in _VERIFY_ARGS}
+        if not args:
+            return f"{err} Ask the caller for two of: full name, date of birth, last four " \
+                   "digits of the account."
+        call = json.dumps({"name": "verify_customer", "arguments": args})
+        return f"{err} From what the caller said: {call}"
+
     def _sandbox(self) -> CustomerSQL:
         st = self.state
         check_level(st.verification, 1)
@@ -186,7 +207,9 @@ class BankCSR(OutputAgentNode):
         """
         try:
             res = self._sandbox().query(sql)
-        except (QueryRefused, NotVerified) as err:
+        except NotVerified as err:
+            return self._refused(err)
+        except QueryRefused as err:
             return str(err)
         self.state.returned_rows.update(_row_key(r) for r in res.rows)
         return json.dumps({"columns": res.columns, "rows": [_with_spoken(r) for r in res.rows],
@@ -205,7 +228,10 @@ class BankCSR(OutputAgentNode):
             period_a: For comparison: first period, e.g. 2024 or 2024-01.
             period_b: For comparison: second period.
         """
-        check_level(self.state.verification, 1)
+        try:
+            check_level(self.state.verification, 1)
+        except NotVerified as err:
+            return self._refused(err)
         try:
             rows = analysis.rows_of(data_json)
             if not all(_row_key(r) in self.state.returned_rows for r in rows):
@@ -228,7 +254,7 @@ class BankCSR(OutputAgentNode):
         try:
             check_level(st.verification, 2)
         except NotVerified as err:
-            return str(err)
+            return self._refused(err)
         cid = st.verification.customer_id
         today = self.today()
         con = connect_rw(self.bank_path)
