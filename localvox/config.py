@@ -140,6 +140,7 @@ class TtsConfig:
     first_chunk_min_words: int = 3
     max_chunk_chars: int = 220
     first_chunk_max_words: int = 8
+    threads: int = 1
 
 
 @dataclass

@@ -8,7 +8,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from localvox.tts.chunker import SentenceChunker, chunk_text, speakable
+from localvox.tts.chunker import SentenceChunker, speakable
+
+
+def chunk_text(text: str, first_chunk_min_words: int = 3, max_chunk_chars: int = 220,
+               first_chunk_max_words: int = 8) -> list[str]:
+    """Chunk a complete text at once."""
+    c = SentenceChunker(first_chunk_min_words, max_chunk_chars, first_chunk_max_words)
+    return c.feed(text) + c.flush()
 
 
 def stream(text: str, pieces: list[int] | None = None, **kw) -> list[str]:

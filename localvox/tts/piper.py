@@ -29,8 +29,8 @@ _VOICES: dict[str, Any] = {}
 _VOICES_LOCK = threading.Lock()
 
 
-def _quiet_session(model_path: Path) -> Any:
-    """One intra-op thread that sleeps when idle.
+def _quiet_session(model_path: Path, threads: int = 1) -> Any:
+    """``threads`` intra-op threads (``[tts] threads``) that sleep when idle.
 
     Piper's own loader uses onnxruntime's defaults: a thread per core that spin-waits.
     In the voice loop synthesis overlaps the LLM and the Whisper decode on 2 cores, and the
@@ -40,16 +40,16 @@ def _quiet_session(model_path: Path) -> Any:
     import onnxruntime
 
     opts = onnxruntime.SessionOptions()
-    opts.intra_op_num_threads = 1
+    opts.intra_op_num_threads = max(1, threads)
     opts.inter_op_num_threads = 1
     opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return onnxruntime.InferenceSession(str(model_path), sess_options=opts,
                                         providers=["CPUExecutionProvider"])
 
 
-def load_voice(model_path: Path) -> Any:
-    """Load (once per process) and return a ``piper.PiperVoice`` for an .onnx voice file."""
-    key = str(model_path)
+def load_voice(model_path: Path, threads: int = 1) -> Any:
+    """Load (once per process and thread count) a ``piper.PiperVoice`` for an .onnx file."""
+    key = f"{model_path}|{threads}"
     with _VOICES_LOCK:
         voice = _VOICES.get(key)
         if voice is not None:
@@ -64,7 +64,7 @@ def load_voice(model_path: Path) -> Any:
             raise ModelError(f"Piper voice {model_path} has no {config_path.name} beside it")
         try:
             voice = PiperVoice(config=PiperConfig.from_dict(json.loads(config_path.read_text())),
-                               session=_quiet_session(model_path))
+                               session=_quiet_session(model_path, threads))
         except Exception as err:  # onnxruntime raises its own exception types
             raise ModelError(f"cannot load Piper voice {model_path}: {err}") from None
         _VOICES[key] = voice
@@ -78,9 +78,10 @@ class PiperSynthesizer:
     first reply does not pay for it.
     """
 
-    def __init__(self, model_path: str | Path, *, length_scale: float = 1.0) -> None:
+    def __init__(self, model_path: str | Path, *, length_scale: float = 1.0,
+                 threads: int = 1) -> None:
         self.model_path = Path(model_path)
-        self.voice = load_voice(self.model_path)
+        self.voice = load_voice(self.model_path, threads)
         self.sample_rate: int = int(self.voice.config.sample_rate)
         self.length_scale = length_scale
         self.name = f"piper:{self.model_path.stem}"
@@ -132,4 +133,5 @@ def create(config: "Config", **kwargs: Any) -> PiperSynthesizer:
         if not onnx:
             raise ModelError(f"no .onnx Piper voice in {path}")
         path = onnx[0]
-    return PiperSynthesizer(path, length_scale=kwargs.get("length_scale", config.tts.length_scale))
+    return PiperSynthesizer(path, length_scale=kwargs.get("length_scale", config.tts.length_scale),
+                            threads=config.tts.threads)
