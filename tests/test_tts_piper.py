@@ -59,6 +59,19 @@ async def test_length_scale_changes_speed() -> None:
     assert n_slow > 1.5 * n_fast
 
 
+async def test_tts_threads_setting_reaches_onnxruntime() -> None:
+    config = load_config(use_user_file=False)
+    config.tts.threads = 2
+    two = create(config)
+    one = create(load_config(use_user_file=False))
+    assert two.voice is not one.voice       # one voice per thread count
+    opts = two.voice.session.get_session_options()
+    assert opts.intra_op_num_threads == 2
+    assert one.voice.session.get_session_options().intra_op_num_threads == 1
+    same = await two.synthesize_all("Same voice, same words.")
+    assert abs(len(same) - len(await one.synthesize_all("Same voice, same words."))) < 2205
+
+
 async def test_synthesis_runs_off_the_event_loop(tts: PiperSynthesizer) -> None:
     ticks = 0
     done = asyncio.Event()
