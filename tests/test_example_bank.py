@@ -494,9 +494,6 @@ async def test_analysis_refuses_rows_no_query_returned(bank, tmp_path):
 
 
 @pytest.mark.models
-@pytest.mark.xfail(reason="measured: passes alone (3 of 3), but in one full-suite run the 1.5B "
-                          "queried and analysed four times and never called verify_customer "
-                          "(issue 16, left open)", strict=False)
 async def test_default_model_drives_the_bank_tools_natively(bank, tmp_path):
     """With the default brain the model itself verifies the caller and queries the
     sandbox; verification and the SQL guard are still the tools' job."""
