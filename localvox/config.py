@@ -79,6 +79,7 @@ class EndpointConfig:
     smart_turn_model: str = "smart_turn_v3_2"
     smart_turn_silence_ms: int = 200
     smart_turn_threshold: float = 0.5
+    smart_turn_agree: bool = False
     smart_turn_threads: int = 1
     unfinished_silence_ms: int = 1000
 

@@ -1,11 +1,14 @@
 """``localvox bench endpoint``: both sides of the end-of-turn trade, on real speech.
 
-Two policies, side by side, over the same Silero probabilities and the same transcripts:
+Three policies, side by side, over the same Silero probabilities and the same transcripts:
 
-* ``adaptive``: today's transcript-based silence (``[endpoint]`` complete / incomplete /
+* ``adaptive``: the transcript-based silence (``[endpoint]`` complete / incomplete /
   default silences chosen from the latest partial);
-* ``smart-turn``: a ``smart_turn_silence_ms`` VAD silence, then Smart Turn v3.2 decides;
-  the adaptive silence stays as the fallback until its verdict is in.
+* ``smart-turn@MS``: an MS VAD silence, then Smart Turn v3.2 decides; the adaptive
+  silence stays as the fallback until its verdict is in;
+* ``agree@MS``: Smart Turn asked at MS, but "complete" ends the turn only when the latest
+  partial transcript looks complete as well (``[endpoint] smart_turn_agree``); when they
+  disagree the adaptive silence decides.
 
 Two sets of utterances:
 
@@ -42,7 +45,8 @@ from localvox.bench.endpoint_data import load_sets
 from localvox.bench.endpoint_replay import Outcome, ReplayCache, replay, vad_probs
 
 NAME = "endpoint"
-HELP = "end-of-turn wait and false cut-offs on real speech: adaptive silence vs Smart Turn"
+HELP = ("end-of-turn wait and false cut-offs on real speech: adaptive silence, Smart Turn, "
+        "and the two agreeing")
 ANCHORS = ("published: Pipecat runs Smart Turn after a 200 ms VAD stop (its default "
            "stop_secs fallback is 3 s); issue #20 measured 76 ms per Smart Turn inference "
            "on one thread and a 447 ms p50 end-of-turn wait in `bench latency` with the "
@@ -58,6 +62,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ask-ms", default="",
                    help="Smart Turn silences to compare, e.g. 200,100 (default: "
                         "[endpoint] smart_turn_silence_ms)")
+    p.add_argument("--agree-ms", default="96,128",
+                   help="silences at which the 'agree' policy asks Smart Turn (it ends the "
+                        "turn early only if the partial transcript looks complete too); "
+                        "'' for none (default 96,128)")
 
 
 # --------------------------------------------------------------------------------------
@@ -142,7 +150,12 @@ def run(args: argparse.Namespace, config: Any) -> int:
     outcomes: list[Outcome] = []
     asks = [int(a) for a in args.ask_ms.split(",") if a.strip()] if args.ask_ms \
         else [config.endpoint.smart_turn_silence_ms]
-    policies = ["adaptive"] + [f"smart-turn@{a}" for a in asks]
+    agrees = [int(a) for a in args.agree_ms.split(",") if a.strip()]
+    policies = ["adaptive"] + [f"smart-turn@{a}" for a in asks] + [f"agree@{a}" for a in agrees]
+    ep = config.endpoint
+    default = ("adaptive" if not ep.smart_turn else
+               f"{'agree' if ep.smart_turn_agree else 'smart-turn'}@{ep.smart_turn_silence_ms}")
+    print(f"configured default: {default}", flush=True)
     for utt in utts:
         probs = vad_probs(parts.vad, utt.samples)
         for policy in policies:

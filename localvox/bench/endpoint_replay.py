@@ -81,7 +81,9 @@ def vad_probs(vad: Any, x: "np.ndarray") -> list[float]:
 
 def replay(utt: Utt, probs: list[float], config: Any, parts: Any, cache: ReplayCache,
            policy: str, detector: Any) -> Outcome:
-    """One utterance through one policy: ``adaptive`` or ``smart-turn@MS`` (asked at MS)."""
+    """One utterance through one policy: ``adaptive``, ``smart-turn@MS`` (Smart Turn
+    alone, asked at MS) or ``agree@MS`` (asked at MS, ends early only when the partial
+    transcript looks complete too: ``[endpoint] smart_turn_agree``)."""
     import dataclasses
 
     from localvox.vad.endpoint import Endpointer
@@ -90,9 +92,11 @@ def replay(utt: Utt, probs: list[float], config: Any, parts: Any, cache: ReplayC
     v = config.vad
     cfg = config.endpoint
     judge = None
-    if policy.startswith("smart-turn"):
+    if policy != "adaptive":
         judge = _CachedJudge(detector, cache, utt.name)
-        cfg = dataclasses.replace(cfg, smart_turn_silence_ms=int(policy.split("@")[1]))
+        kind, ask = policy.split("@")
+        cfg = dataclasses.replace(cfg, smart_turn_silence_ms=int(ask),
+                                  smart_turn_agree=kind == "agree")
     ep = Endpointer(cfg, threshold=v.threshold, pre_roll_ms=v.pre_roll_ms,
                     min_speech_ms=v.min_speech_ms, max_utterance_s=v.max_utterance_s,
                     judge=judge)
