@@ -64,6 +64,7 @@ class VadConfig:
     backend: str = "silero"
     model: str = "silero_vad"
     threshold: float = 0.5
+    hysteresis: float = 0.15
     pre_roll_ms: int = 300
     min_speech_ms: int = 200
     max_utterance_s: float = 30.0

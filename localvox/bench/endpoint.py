@@ -66,6 +66,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="silences at which the 'agree' policy asks Smart Turn (it ends the "
                         "turn early only if the partial transcript looks complete too); "
                         "'' for none (default 96,128)")
+    p.add_argument("--hysteresis", default="",
+                   help="also run every policy with these [vad] hysteresis values, e.g. "
+                        "0.05,0.1 (the VAD lag: a smaller one ends speech sooner)")
 
 
 # --------------------------------------------------------------------------------------
@@ -73,6 +76,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 # --------------------------------------------------------------------------------------
 def summarize(outcomes: list[Outcome], cache: ReplayCache) -> dict[str, Any]:
     from localvox.bench.common import percentile
+    from localvox.vad.endpoint import TAIL_MS
 
     rows = []
     for policy in dict.fromkeys(o.policy for o in outcomes):
@@ -87,6 +91,8 @@ def summarize(outcomes: list[Outcome], cache: ReplayCache) -> dict[str, Any]:
                          "vad_lag_p50_ms": percentile(lags, 50),
                          "cut_offs": sum(o.cut_off for o in sel),
                          "cut_in_pause": sum(o.in_pause for o in sel),
+                         "words_clipped": sum(o.vad_end_ms is not None and not o.cut_off
+                                              and o.vad_end_ms < -TAIL_MS for o in sel),
                          "by_smart_turn": sum(o.reason == "smart_turn" for o in sel)})
     return {"rows": rows, "outcomes": [asdict(o) for o in outcomes],
             "smart_turn_ms": {"p50": percentile(cache.turn_ms, 50),
@@ -99,14 +105,16 @@ def summarize(outcomes: list[Outcome], cache: ReplayCache) -> dict[str, Any]:
 
 def print_summary(s: dict[str, Any]) -> None:
     from localvox.bench.common import table
+    from localvox.vad.endpoint import TAIL_MS
 
     print(table(("policy", "set", "utterances", "wait p50 ms", "wait p95 ms", "VAD lag p50",
-                 "cut-offs", "in the pause", "ended by Smart Turn"),
+                 "cut-offs", "in the pause", "ended by Smart Turn", "words clipped"),
                 [(r["policy"], r["set"], r["utterances"], r["wait_p50_ms"], r["wait_p95_ms"],
-                  r["vad_lag_p50_ms"], r["cut_offs"], r["cut_in_pause"], r["by_smart_turn"])
-                 for r in s["rows"]],
+                  r["vad_lag_p50_ms"], r["cut_offs"], r["cut_in_pause"], r["by_smart_turn"],
+                  r["words_clipped"]) for r in s["rows"]],
                 title="\nend of turn: true end of speech -> endpoint (cut-off: endpoint "
-                      "before the true end)"))
+                      "before the true end; words clipped: the utterance audio, which ends "
+                      f"{TAIL_MS} ms after the VAD's end, stops before the true end)"))
     st, pd = s["smart_turn_ms"], s["partial_decode_ms"]
     print(f"Smart Turn inference: p50 {st['p50']:.0f} ms, p95 {st['p95']:.0f} ms "
           f"({st['n']} runs); forced partial decode: p50 {pd['p50']:.0f} ms, "
@@ -151,7 +159,9 @@ def run(args: argparse.Namespace, config: Any) -> int:
     asks = [int(a) for a in args.ask_ms.split(",") if a.strip()] if args.ask_ms \
         else [config.endpoint.smart_turn_silence_ms]
     agrees = [int(a) for a in args.agree_ms.split(",") if a.strip()]
-    policies = ["adaptive"] + [f"smart-turn@{a}" for a in asks] + [f"agree@{a}" for a in agrees]
+    base = ["adaptive"] + [f"smart-turn@{a}" for a in asks] + [f"agree@{a}" for a in agrees]
+    hysts = [float(h) for h in args.hysteresis.split(",") if h.strip()]
+    policies = base + [f"{p} h{h:g}" for h in hysts if h != config.vad.hysteresis for p in base]
     ep = config.endpoint
     default = ("adaptive" if not ep.smart_turn else
                f"{'agree' if ep.smart_turn_agree else 'smart-turn'}@{ep.smart_turn_silence_ms}")

@@ -83,7 +83,8 @@ def replay(utt: Utt, probs: list[float], config: Any, parts: Any, cache: ReplayC
            policy: str, detector: Any) -> Outcome:
     """One utterance through one policy: ``adaptive``, ``smart-turn@MS`` (Smart Turn
     alone, asked at MS) or ``agree@MS`` (asked at MS, ends early only when the partial
-    transcript looks complete too: ``[endpoint] smart_turn_agree``)."""
+    transcript looks complete too: ``[endpoint] smart_turn_agree``); a suffix `` hH``
+    replaces ``[vad] hysteresis`` with H."""
     import dataclasses
 
     from localvox.vad.endpoint import Endpointer
@@ -92,12 +93,14 @@ def replay(utt: Utt, probs: list[float], config: Any, parts: Any, cache: ReplayC
     v = config.vad
     cfg = config.endpoint
     judge = None
-    if policy != "adaptive":
+    name, _, hyst = policy.partition(" h")
+    if name != "adaptive":
         judge = _CachedJudge(detector, cache, utt.name)
-        kind, ask = policy.split("@")
+        kind, ask = name.split("@")
         cfg = dataclasses.replace(cfg, smart_turn_silence_ms=int(ask),
                                   smart_turn_agree=kind == "agree")
-    ep = Endpointer(cfg, threshold=v.threshold, pre_roll_ms=v.pre_roll_ms,
+    ep = Endpointer(cfg, threshold=v.threshold,
+                    hysteresis=float(hyst) if hyst else v.hysteresis, pre_roll_ms=v.pre_roll_ms,
                     min_speech_ms=v.min_speech_ms, max_utterance_s=v.max_utterance_s,
                     judge=judge)
     pending: tuple[float, str] | None = None     # (ready_at_s, text) of the forced partial

@@ -61,7 +61,8 @@ TAIL_MS = 150
 """Audio kept after the last voiced frame: VAD probability falls before a final consonant
 or vowel has fully decayed, and cutting it there can cost the last word's ending."""
 HYSTERESIS = 0.15
-"""``neg_threshold = threshold - HYSTERESIS``, as in Silero's reference segmenter."""
+"""``neg_threshold = threshold - hysteresis`` by default, as in Silero's reference segmenter
+(``[vad] hysteresis``)."""
 
 
 # --------------------------------------------------------------------------------------
@@ -73,6 +74,7 @@ class Endpointer:
     Args:
         cfg: the ``[endpoint]`` section (silences and continuation words).
         threshold: VAD probability at or above which a frame is speech.
+        hysteresis: while speaking, a frame stays voiced down to ``threshold - hysteresis``.
         pre_roll_ms: audio kept before the onset.
         min_speech_ms: voiced audio needed before ``SpeechBegan``.
         max_utterance_s: hard cap on one utterance (from ``audio_start_s``).
@@ -84,6 +86,7 @@ class Endpointer:
     """
 
     def __init__(self, cfg: "EndpointConfig", *, threshold: float = 0.5,
+                 hysteresis: float = HYSTERESIS,
                  pre_roll_ms: int = 300, min_speech_ms: int = 200,
                  max_utterance_s: float = 30.0,
                  silence_rule: Callable[[str | None], int] | None = None,
@@ -91,7 +94,7 @@ class Endpointer:
                  start_s: float = 0.0) -> None:
         self.cfg = cfg
         self.threshold = threshold
-        self.neg_threshold = max(0.01, threshold - HYSTERESIS)
+        self.neg_threshold = max(0.01, threshold - hysteresis)
         self.pre_roll = int(pre_roll_ms * SAMPLE_RATE / 1000)
         self.min_speech = int(min_speech_ms * SAMPLE_RATE / 1000)
         self.max_utterance = int(max_utterance_s * SAMPLE_RATE)
@@ -319,8 +322,9 @@ def create(config: "Config", **kw: object) -> Endpointer:
     endpointer runs on silence alone and ``notice`` says, in one line, what to install.
     """
     v = config.vad
-    args: dict = dict(threshold=v.threshold, pre_roll_ms=v.pre_roll_ms,
-                      min_speech_ms=v.min_speech_ms, max_utterance_s=v.max_utterance_s)
+    args: dict = dict(threshold=v.threshold, hysteresis=v.hysteresis,
+                      pre_roll_ms=v.pre_roll_ms, min_speech_ms=v.min_speech_ms,
+                      max_utterance_s=v.max_utterance_s)
     notice = None
     if config.endpoint.smart_turn and "judge" not in kw:
         from localvox.errors import LocalvoxError
