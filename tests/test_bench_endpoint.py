@@ -82,3 +82,10 @@ def test_words_clipped_counts_audio_that_stops_before_the_true_end() -> None:
             Outcome("b", "complete", "x", 300.0, False, False, vad_end_ms=-(TAIL_MS - 20)),
             Outcome("c", "complete", "x", None, True, False, vad_end_ms=-2000.0)]
     assert summarize(rows, ReplayCache())["rows"][0]["words_clipped"] == 1
+
+
+def test_the_replay_forces_the_partial_when_the_engine_does() -> None:
+    from localvox.bench.endpoint_replay import FORCE_PARTIAL_MS
+    from localvox.pipeline.options import EngineOptions
+
+    assert EngineOptions().force_partial_after_ms == FORCE_PARTIAL_MS

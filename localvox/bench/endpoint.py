@@ -42,7 +42,8 @@ from dataclasses import asdict
 from typing import Any
 
 from localvox.bench.endpoint_data import load_sets
-from localvox.bench.endpoint_replay import Outcome, ReplayCache, replay, vad_probs
+from localvox.bench.endpoint_replay import (FORCE_PARTIAL_MS, Outcome, ReplayCache, replay,
+                                            vad_probs)
 
 NAME = "endpoint"
 HELP = ("end-of-turn wait and false cut-offs on real speech: adaptive silence, Smart Turn, "
@@ -66,6 +67,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="silences at which the 'agree' policy asks Smart Turn (it ends the "
                         "turn early only if the partial transcript looks complete too); "
                         "'' for none (default 96,128)")
+    p.add_argument("--force-partial-ms", type=int, default=FORCE_PARTIAL_MS,
+                   help="silence before the replayed engine forces a partial decode "
+                        f"(EngineOptions.force_partial_after_ms, default {FORCE_PARTIAL_MS})")
     p.add_argument("--hysteresis", default="",
                    help="also run every policy with these [vad] hysteresis values, e.g. "
                         "0.05,0.1 (the VAD lag: a smaller one ends speech sooner)")
@@ -169,7 +173,8 @@ def run(args: argparse.Namespace, config: Any) -> int:
     for utt in utts:
         probs = vad_probs(parts.vad, utt.samples)
         for policy in policies:
-            outcomes.append(replay(utt, probs, config, parts, cache, policy, detector))
+            outcomes.append(replay(utt, probs, config, parts, cache, policy, detector,
+                                   args.force_partial_ms))
     summary = summarize(outcomes, cache)
     print_summary(summary)
     write_json(getattr(args, "json", None), summary)

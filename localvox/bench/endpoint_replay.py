@@ -80,11 +80,12 @@ def vad_probs(vad: Any, x: "np.ndarray") -> list[float]:
 
 
 def replay(utt: Utt, probs: list[float], config: Any, parts: Any, cache: ReplayCache,
-           policy: str, detector: Any) -> Outcome:
+           policy: str, detector: Any, force_partial_ms: int = FORCE_PARTIAL_MS) -> Outcome:
     """One utterance through one policy: ``adaptive``, ``smart-turn@MS`` (Smart Turn
     alone, asked at MS) or ``agree@MS`` (asked at MS, ends early only when the partial
     transcript looks complete too: ``[endpoint] smart_turn_agree``); a suffix `` hH``
-    replaces ``[vad] hysteresis`` with H."""
+    replaces ``[vad] hysteresis`` with H. ``force_partial_ms``: the silence at which the
+    engine forces a partial decode (``EngineOptions.force_partial_after_ms``)."""
     import dataclasses
 
     from localvox.vad.endpoint import Endpointer
@@ -126,7 +127,7 @@ def replay(utt: Utt, probs: list[float], config: Any, parts: Any, cache: ReplayC
             continue
         if p >= config.vad.threshold:
             last_voiced = end_s
-        elif (end_s - last_voiced) * 1000 >= FORCE_PARTIAL_MS and forced_for != last_voiced:
+        elif (end_s - last_voiced) * 1000 >= force_partial_ms and forced_for != last_voiced:
             forced_for = last_voiced
             audio = ep.utterance_audio()
             key = (utt.name, len(audio))
