@@ -206,11 +206,14 @@ def test_agree_lets_a_continuation_word_outvote_smart_turn(cfg: EndpointConfig) 
     assert wait_ms(got[0]) >= cfg.incomplete_silence_ms
 
 
-def test_agree_without_any_partial_falls_back_to_the_default_silence(cfg: EndpointConfig
-                                                                     ) -> None:
+def test_agree_without_any_partial_waits_the_complete_silence(cfg: EndpointConfig) -> None:
+    # No transcript yet (a slow decode): Smart Turn's "complete" picks the adaptive silence
+    # of a complete partial (400 ms), not the 700 ms default nor its own 128 ms ask.
     got = ended(run(Endpointer(agree_cfg(cfg), judge=Judge(0.9, 40)), UTT + [0.0] * 60))
     assert len(got) == 1 and got[0].reason == "silence"
-    assert got[0].silence_ms == cfg.default_silence_ms
+    assert got[0].silence_ms == cfg.complete_silence_ms < cfg.default_silence_ms
+    plain = ended(run(Endpointer(cfg), UTT + [0.0] * 60))[0]
+    assert plain.silence_ms == cfg.default_silence_ms
 
 
 def test_agree_still_honours_an_unfinished_verdict(cfg: EndpointConfig) -> None:
