@@ -70,6 +70,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--force-partial-ms", type=int, default=FORCE_PARTIAL_MS,
                    help="silence before the replayed engine forces a partial decode "
                         f"(EngineOptions.force_partial_after_ms, default {FORCE_PARTIAL_MS})")
+    p.add_argument("--agree-threshold", default="",
+                   help="also run the agree policies at these Smart Turn thresholds, e.g. 0.7")
     p.add_argument("--hysteresis", default="",
                    help="also run every policy with these [vad] hysteresis values, e.g. "
                         "0.05,0.1 (the VAD lag: a smaller one ends speech sooner)")
@@ -163,7 +165,10 @@ def run(args: argparse.Namespace, config: Any) -> int:
     asks = [int(a) for a in args.ask_ms.split(",") if a.strip()] if args.ask_ms \
         else [config.endpoint.smart_turn_silence_ms]
     agrees = [int(a) for a in args.agree_ms.split(",") if a.strip()]
-    base = ["adaptive"] + [f"smart-turn@{a}" for a in asks] + [f"agree@{a}" for a in agrees]
+    thresholds = [float(t) for t in args.agree_threshold.split(",") if t.strip()]
+    base = ["adaptive"] + [f"smart-turn@{a}" for a in asks] + [f"agree@{a}" for a in agrees] \
+        + [f"agree@{a} t{t:g}" for t in thresholds
+           if t != config.endpoint.smart_turn_threshold for a in agrees]
     hysts = [float(h) for h in args.hysteresis.split(",") if h.strip()]
     policies = base + [f"{p} h{h:g}" for h in hysts if h != config.vad.hysteresis for p in base]
     ep = config.endpoint
