@@ -81,6 +81,7 @@ class EndpointConfig:
     smart_turn_silence_ms: int = 200
     smart_turn_threshold: float = 0.5
     smart_turn_agree: bool = False
+    smart_turn_reask_ms: int = 0
     smart_turn_threads: int = 1
     unfinished_silence_ms: int = 1000
 

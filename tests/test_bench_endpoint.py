@@ -95,3 +95,21 @@ def test_a_threshold_suffix_changes_the_smart_turn_threshold() -> None:
     assert outcome("agree@128", "What time is it?", p=0.6).reason == "smart_turn"
     o = outcome("agree@128 t0.7", "What time is it?", p=0.6)
     assert o.reason == "silence" and o.turn_probability == pytest.approx(0.6)
+
+
+def test_a_reask_suffix_asks_a_not_finished_again() -> None:
+
+
+    class Rising(Detector):
+        def probability(self, audio: np.ndarray) -> float:   # surer with more silence
+            return 0.2 if len(audio) < (len(SPEECH) + 6) * FRAME else 0.9
+
+    probs = SPEECH + [0.0] * 60
+    utt = Utt("u", "complete", np.zeros(len(probs) * FRAME, np.float32),
+              speech_end_s=len(SPEECH) * FRAME / SR)
+    parts = SimpleNamespace(asr=Asr("What is the weather like today?"))
+    config = load_config(use_user_file=False)
+    once = replay(utt, probs, config, parts, ReplayCache(), "agree@128", Rising(0))
+    again = replay(utt, probs, config, parts, ReplayCache(), "agree@128 r256", Rising(0))
+    assert once.reason == "silence" and once.wait_ms >= config.endpoint.unfinished_silence_ms
+    assert again.reason == "smart_turn" and again.wait_ms < 256 + 2 * FRAME_MS

@@ -223,6 +223,47 @@ def test_agree_still_honours_an_unfinished_verdict(cfg: EndpointConfig) -> None:
     assert got[0].silence_ms == cfg.unfinished_silence_ms
 
 
+class SequenceJudge(Judge):
+    """Answers the i-th request with ``ps[i]``."""
+
+    def __init__(self, ps: list[float], delay_ms: float = 40.0) -> None:
+        super().__init__(ps[0], delay_ms)
+        self.ps = ps
+
+    def request(self, audio: np.ndarray, at_s: float) -> Verdict:
+        self.p = self.ps[min(len(self.requests), len(self.ps) - 1)]
+        return super().request(audio, at_s)
+
+
+def test_an_early_not_finished_is_asked_again_at_the_reask_silence(cfg: EndpointConfig
+                                                                   ) -> None:
+    import dataclasses
+
+    again = dataclasses.replace(agree_cfg(cfg), smart_turn_reask_ms=256)
+    judge = SequenceJudge([0.2, 0.9])
+    got = ended(run_partials(Endpointer(again, judge=judge), UTT + [0.0] * 60,
+                             {END + 2: "What is the weather like today?"}))
+    assert len(judge.requests) == 2 and got[0].reason == "smart_turn"
+    asked = [(at - got[0].speech_end_s) * 1000 for at, _ in judge.requests]
+    assert 127.5 <= asked[0] < 128 + FRAME_MS and 255.5 <= asked[1] < 256 + FRAME_MS
+    assert 256 + 40 - 0.5 <= wait_ms(got[0]) < 256 + 40 + FRAME_MS
+    # Without the second question the first "not finished" holds the turn 1000 ms.
+    once = ended(run_partials(Endpointer(agree_cfg(cfg), judge=SequenceJudge([0.2, 0.9])),
+                              UTT + [0.0] * 60, {END + 2: "What is the weather like today?"}))
+    assert once[0].reason == "silence" and once[0].silence_ms == cfg.unfinished_silence_ms
+
+
+def test_a_second_not_finished_is_final(cfg: EndpointConfig) -> None:
+    import dataclasses
+
+    again = dataclasses.replace(agree_cfg(cfg), smart_turn_reask_ms=256)
+    judge = SequenceJudge([0.2, 0.3, 0.9])
+    got = ended(run_partials(Endpointer(again, judge=judge), UTT + [0.0] * 60,
+                             {END + 2: "What is the weather like today?"}))
+    assert len(judge.requests) == 2
+    assert got[0].reason == "silence" and got[0].silence_ms == cfg.unfinished_silence_ms
+
+
 def test_agree_is_read_from_config_by_create() -> None:
     import dataclasses
 

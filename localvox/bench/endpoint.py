@@ -72,6 +72,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         f"(EngineOptions.force_partial_after_ms, default {FORCE_PARTIAL_MS})")
     p.add_argument("--agree-threshold", default="",
                    help="also run the agree policies at these Smart Turn thresholds, e.g. 0.7")
+    p.add_argument("--reask-ms", default="",
+                   help="also run the agree policies asking a 'not finished' again at these "
+                        "silences, e.g. 256 ([endpoint] smart_turn_reask_ms)")
     p.add_argument("--hysteresis", default="",
                    help="also run every policy with these [vad] hysteresis values, e.g. "
                         "0.05,0.1 (the VAD lag: a smaller one ends speech sooner)")
@@ -169,6 +172,8 @@ def run(args: argparse.Namespace, config: Any) -> int:
     base = ["adaptive"] + [f"smart-turn@{a}" for a in asks] + [f"agree@{a}" for a in agrees] \
         + [f"agree@{a} t{t:g}" for t in thresholds
            if t != config.endpoint.smart_turn_threshold for a in agrees]
+    reasks = [int(r) for r in args.reask_ms.split(",") if r.strip()]
+    base += [f"{p} r{r}" for r in reasks for p in base if p.startswith("agree@")]
     hysts = [float(h) for h in args.hysteresis.split(",") if h.strip()]
     policies = base + [f"{p} h{h:g}" for h in hysts if h != config.vad.hysteresis for p in base]
     ep = config.endpoint

@@ -84,7 +84,8 @@ def replay(utt: Utt, probs: list[float], config: Any, parts: Any, cache: ReplayC
     """One utterance through one policy: ``adaptive``, ``smart-turn@MS`` (Smart Turn
     alone, asked at MS) or ``agree@MS`` (asked at MS, ends early only when the partial
     transcript looks complete too: ``[endpoint] smart_turn_agree``); a suffix `` hH``
-    replaces ``[vad] hysteresis`` with H, `` tT`` ``[endpoint] smart_turn_threshold``. ``force_partial_ms``: the silence at which the
+    replaces ``[vad] hysteresis`` with H, `` tT`` ``[endpoint] smart_turn_threshold``,
+    `` rMS`` ``smart_turn_reask_ms`` (0 without it). ``force_partial_ms``: the silence at which the
     engine forces a partial decode (``EngineOptions.force_partial_after_ms``)."""
     import dataclasses
 
@@ -95,13 +96,14 @@ def replay(utt: Utt, probs: list[float], config: Any, parts: Any, cache: ReplayC
     cfg = config.endpoint
     judge = None
     name, *mods = policy.split(" ")
-    opts = {m[0]: float(m[1:]) for m in mods}          # "t0.7": threshold, "h0.05": hysteresis
+    opts = {m[0]: float(m[1:]) for m in mods}   # "t0.7" threshold, "h0.05" hysteresis, "r256" re-ask
     if name != "adaptive":
         judge = _CachedJudge(detector, cache, utt.name)
         kind, ask = name.split("@")
         cfg = dataclasses.replace(cfg, smart_turn_silence_ms=int(ask),
                                   smart_turn_agree=kind == "agree",
-                                  smart_turn_threshold=opts.get("t", cfg.smart_turn_threshold))
+                                  smart_turn_threshold=opts.get("t", cfg.smart_turn_threshold),
+                                  smart_turn_reask_ms=int(opts.get("r", 0)))
     ep = Endpointer(cfg, threshold=v.threshold, hysteresis=opts.get("h", v.hysteresis),
                     pre_roll_ms=v.pre_roll_ms,
                     min_speech_ms=v.min_speech_ms, max_utterance_s=v.max_utterance_s,

@@ -127,6 +127,7 @@ class Endpointer:
             verdict.cancel()
         self._verdict: "TurnVerdict | None" = None
         self._asked_for = -1                # self._last_voiced_end of the run asked about
+        self._asks = 0                      # questions asked in that run
         self._turn_p: float | None = None
 
     @property
@@ -195,7 +196,8 @@ class Endpointer:
             self._consult_judge(silence_ms)
             if self._turn_p is not None:
                 if self._turn_p < self.cfg.smart_turn_threshold:
-                    need_ms = max(need_ms, self.cfg.unfinished_silence_ms)
+                    if not self._will_reask():
+                        need_ms = max(need_ms, self.cfg.unfinished_silence_ms)
                 else:
                     text = self._text_verdict()
                     if text == "complete":
@@ -207,12 +209,26 @@ class Endpointer:
             out.append(self._end("silence", need_ms))
         return out
 
+    def _will_reask(self) -> bool:
+        """A "not finished" from the first ask is asked again at ``smart_turn_reask_ms``
+        (0: never). Why: Smart Turn judges the trailing silence too, and asked at 128 ms it
+        called Piper's "What is the weather like today?" unfinished (the turn then waited
+        1024 ms in ``localvox run``); asked later it says complete."""
+        return self._asks == 1 and self.cfg.smart_turn_reask_ms > self.cfg.smart_turn_silence_ms
+
     def _consult_judge(self, silence_ms: int) -> None:
-        """Ask once per silence run (at ``smart_turn_silence_ms``); pick up the answer."""
+        """Ask once per silence run (at ``smart_turn_silence_ms``; once more at
+        ``smart_turn_reask_ms`` after a "not finished"); pick up the answer."""
         assert self.judge is not None
-        if self._asked_for != self._last_voiced_end \
-                and silence_ms >= self.cfg.smart_turn_silence_ms:
+        first = self._asked_for != self._last_voiced_end \
+            and silence_ms >= self.cfg.smart_turn_silence_ms
+        again = not first and self._turn_p is not None \
+            and self._turn_p < self.cfg.smart_turn_threshold and self._will_reask() \
+            and silence_ms >= self.cfg.smart_turn_reask_ms
+        if first or again:
+            asks = self._asks
             self._forget_verdict()
+            self._asks = 1 if first else asks + 1
             self._asked_for = self._last_voiced_end
             try:
                 self._verdict = self.judge.request(np.concatenate(self._chunks), self.now_s)
