@@ -96,7 +96,7 @@ def replay(utt: Utt, probs: list[float], config: Any, parts: Any, cache: ReplayC
     cfg = config.endpoint
     judge = None
     name, *mods = policy.split(" ")
-    opts = {m[0]: float(m[1:]) for m in mods}   # "t0.7" threshold, "h0.05" hysteresis, "r256" re-ask
+    opts = {m[0]: float(m[1:]) for m in mods}   # t0.7: threshold, h0.05: hysteresis, r256: re-ask
     if name != "adaptive":
         judge = _CachedJudge(detector, cache, utt.name)
         kind, ask = name.split("@")
