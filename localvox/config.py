@@ -64,6 +64,7 @@ class VadConfig:
     backend: str = "silero"
     model: str = "silero_vad"
     threshold: float = 0.5
+    hysteresis: float = 0.15
     pre_roll_ms: int = 300
     min_speech_ms: int = 200
     max_utterance_s: float = 30.0
@@ -79,6 +80,8 @@ class EndpointConfig:
     smart_turn_model: str = "smart_turn_v3_2"
     smart_turn_silence_ms: int = 200
     smart_turn_threshold: float = 0.5
+    smart_turn_agree: bool = False
+    smart_turn_reask_ms: int = 0
     smart_turn_threads: int = 1
     unfinished_silence_ms: int = 1000
 

@@ -163,6 +163,17 @@ def test_hysteresis_keeps_soft_endings_voiced(cfg: EndpointConfig) -> None:
     assert ended[0].speech_end_s == pytest.approx(45 * FRAME / SAMPLE_RATE)
 
 
+def test_a_smaller_hysteresis_from_config_ends_a_soft_ending_sooner() -> None:
+    # [vad] hysteresis 0.05: voiced while speaking down to 0.45, so the 0.4 tail is silence.
+    config = load_config(use_user_file=False)
+    config.vad.hysteresis = 0.05
+    ep = create(config, judge=None)
+    assert ep.neg_threshold == pytest.approx(0.45)
+    events = run(ep, [0.0] * 5 + [0.9] * 10 + [0.4] * 30 + [0.0] * 40)
+    ended = [e for e in events if isinstance(e, SpeechEnded)]
+    assert ended[0].speech_end_s == pytest.approx(15 * FRAME / SAMPLE_RATE)
+
+
 def test_max_utterance_length_cuts(cfg: EndpointConfig) -> None:
     ep = Endpointer(cfg, max_utterance_s=2.0, pre_roll_ms=0)
     events = run(ep, [0.9] * frames(5000))

@@ -150,6 +150,130 @@ def test_a_failing_judge_falls_back_to_silence(cfg: EndpointConfig) -> None:
     assert ep.judge is None and "onnx exploded" in str(ep.judge_error)
 
 
+# -- the "agree" policy: Smart Turn early, the partial transcript as a second opinion ------
+def agree_cfg(cfg: EndpointConfig, ask_ms: int = 128) -> EndpointConfig:
+    import dataclasses
+
+    return dataclasses.replace(cfg, smart_turn_agree=True, smart_turn_silence_ms=ask_ms)
+
+
+def run_partials(ep: Endpointer, probs: list[float], partials: dict[int, str]) -> list:
+    """Feed frames; ``partials[i]`` is set (as the engine's forced decode would) before frame i."""
+    out = []
+    for i, p in enumerate(probs):
+        if i in partials:
+            ep.set_partial(partials[i])
+        out += ep.feed(np.zeros(FRAME, np.float32), p)
+    return out
+
+
+END = len(UTT)   # index of the first silent frame
+
+
+def test_agree_ends_early_when_the_partial_looks_complete_too(cfg: EndpointConfig) -> None:
+    judge = Judge(0.9, delay_ms=40)
+    got = ended(run_partials(Endpointer(agree_cfg(cfg), judge=judge), UTT + [0.0] * 60,
+                             {END + 2: "What time is it?"}))
+    assert len(got) == 1 and got[0].reason == "smart_turn"
+    # Asked at the first frame with >= 128 ms of silence, answered 40 ms later.
+    assert 128 + 40 <= wait_ms(got[0]) < 128 + 40 + FRAME_MS
+    assert wait_ms(got[0]) < cfg.complete_silence_ms
+
+
+def test_agree_waits_for_the_partial_before_ending(cfg: EndpointConfig) -> None:
+    # The verdict is in at ~170 ms; the forced partial lands only at frame END + 9 (288 ms
+    # of silence): the turn ends on that frame, not before. Smart Turn alone ends at once.
+    late = END + 9
+    got = ended(run_partials(Endpointer(agree_cfg(cfg), judge=Judge(0.9, 40)),
+                             UTT + [0.0] * 60, {late: "Turn off the lights."}))
+    assert len(got) == 1 and got[0].reason == "smart_turn"
+    assert wait_ms(got[0]) == pytest.approx((late + 1 - END) * FRAME_MS)
+    import dataclasses
+
+    alone = dataclasses.replace(agree_cfg(cfg), smart_turn_agree=False)
+    first = ended(run_partials(Endpointer(alone, judge=Judge(0.9, 40)), UTT + [0.0] * 60,
+                               {late: "Turn off the lights."}))[0]
+    assert wait_ms(first) < 128 + 40 + FRAME_MS
+
+
+def test_agree_lets_a_continuation_word_outvote_smart_turn(cfg: EndpointConfig) -> None:
+    # "Set a timer for" + a pause: Smart Turn says complete, the transcript says not: the
+    # adaptive silence for an unfinished partial (1200 ms) decides, so the pause is kept.
+    got = ended(run_partials(Endpointer(agree_cfg(cfg), judge=Judge(0.9, 40)),
+                             UTT + [0.0] * 60, {END + 2: "Set a timer for"}))
+    assert len(got) == 1 and got[0].reason == "silence"
+    assert got[0].silence_ms == cfg.incomplete_silence_ms
+    assert wait_ms(got[0]) >= cfg.incomplete_silence_ms
+
+
+def test_agree_without_any_partial_waits_the_complete_silence(cfg: EndpointConfig) -> None:
+    # No transcript yet (a slow decode): Smart Turn's "complete" picks the adaptive silence
+    # of a complete partial (400 ms), not the 700 ms default nor its own 128 ms ask.
+    got = ended(run(Endpointer(agree_cfg(cfg), judge=Judge(0.9, 40)), UTT + [0.0] * 60))
+    assert len(got) == 1 and got[0].reason == "silence"
+    assert got[0].silence_ms == cfg.complete_silence_ms < cfg.default_silence_ms
+    plain = ended(run(Endpointer(cfg), UTT + [0.0] * 60))[0]
+    assert plain.silence_ms == cfg.default_silence_ms
+
+
+def test_agree_still_honours_an_unfinished_verdict(cfg: EndpointConfig) -> None:
+    got = ended(run_partials(Endpointer(agree_cfg(cfg), judge=Judge(0.1, 40)),
+                             UTT + [0.0] * 60, {END + 2: "What time is it?"}))
+    assert len(got) == 1 and got[0].reason == "silence"
+    assert got[0].silence_ms == cfg.unfinished_silence_ms
+
+
+class SequenceJudge(Judge):
+    """Answers the i-th request with ``ps[i]``."""
+
+    def __init__(self, ps: list[float], delay_ms: float = 40.0) -> None:
+        super().__init__(ps[0], delay_ms)
+        self.ps = ps
+
+    def request(self, audio: np.ndarray, at_s: float) -> Verdict:
+        self.p = self.ps[min(len(self.requests), len(self.ps) - 1)]
+        return super().request(audio, at_s)
+
+
+def test_an_early_not_finished_is_asked_again_at_the_reask_silence(cfg: EndpointConfig
+                                                                   ) -> None:
+    import dataclasses
+
+    again = dataclasses.replace(agree_cfg(cfg), smart_turn_reask_ms=256)
+    judge = SequenceJudge([0.2, 0.9])
+    got = ended(run_partials(Endpointer(again, judge=judge), UTT + [0.0] * 60,
+                             {END + 2: "What is the weather like today?"}))
+    assert len(judge.requests) == 2 and got[0].reason == "smart_turn"
+    asked = [(at - got[0].speech_end_s) * 1000 for at, _ in judge.requests]
+    assert 127.5 <= asked[0] < 128 + FRAME_MS and 255.5 <= asked[1] < 256 + FRAME_MS
+    assert 256 + 40 - 0.5 <= wait_ms(got[0]) < 256 + 40 + FRAME_MS
+    # Without the second question the first "not finished" holds the turn 1000 ms.
+    once = ended(run_partials(Endpointer(agree_cfg(cfg), judge=SequenceJudge([0.2, 0.9])),
+                              UTT + [0.0] * 60, {END + 2: "What is the weather like today?"}))
+    assert once[0].reason == "silence" and once[0].silence_ms == cfg.unfinished_silence_ms
+
+
+def test_a_second_not_finished_is_final(cfg: EndpointConfig) -> None:
+    import dataclasses
+
+    again = dataclasses.replace(agree_cfg(cfg), smart_turn_reask_ms=256)
+    judge = SequenceJudge([0.2, 0.3, 0.9])
+    got = ended(run_partials(Endpointer(again, judge=judge), UTT + [0.0] * 60,
+                             {END + 2: "What is the weather like today?"}))
+    assert len(judge.requests) == 2
+    assert got[0].reason == "silence" and got[0].silence_ms == cfg.unfinished_silence_ms
+
+
+def test_agree_is_read_from_config_by_create() -> None:
+    import dataclasses
+
+    config = load_config(use_user_file=False)
+    config = dataclasses.replace(config, endpoint=agree_cfg(config.endpoint))
+    ep = create(config, judge=Judge(0.9, 40))
+    got = ended(run_partials(ep, UTT + [0.0] * 60, {END + 2: "Set a timer for"}))
+    assert got[0].reason == "silence" and got[0].silence_ms == config.endpoint.incomplete_silence_ms
+
+
 def test_without_the_pack_create_says_what_to_install(cfg: EndpointConfig,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     from localvox.modelpacks import resolver

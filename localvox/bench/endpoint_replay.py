@@ -80,8 +80,13 @@ def vad_probs(vad: Any, x: "np.ndarray") -> list[float]:
 
 
 def replay(utt: Utt, probs: list[float], config: Any, parts: Any, cache: ReplayCache,
-           policy: str, detector: Any) -> Outcome:
-    """One utterance through one policy: ``adaptive`` or ``smart-turn@MS`` (asked at MS)."""
+           policy: str, detector: Any, force_partial_ms: int = FORCE_PARTIAL_MS) -> Outcome:
+    """One utterance through one policy: ``adaptive``, ``smart-turn@MS`` (Smart Turn
+    alone, asked at MS) or ``agree@MS`` (asked at MS, ends early only when the partial
+    transcript looks complete too: ``[endpoint] smart_turn_agree``); a suffix `` hH``
+    replaces ``[vad] hysteresis`` with H, `` tT`` ``[endpoint] smart_turn_threshold``,
+    `` rMS`` ``smart_turn_reask_ms`` (0 without it). ``force_partial_ms``: the silence at which the
+    engine forces a partial decode (``EngineOptions.force_partial_after_ms``)."""
     import dataclasses
 
     from localvox.vad.endpoint import Endpointer
@@ -90,10 +95,17 @@ def replay(utt: Utt, probs: list[float], config: Any, parts: Any, cache: ReplayC
     v = config.vad
     cfg = config.endpoint
     judge = None
-    if policy.startswith("smart-turn"):
+    name, *mods = policy.split(" ")
+    opts = {m[0]: float(m[1:]) for m in mods}   # t0.7: threshold, h0.05: hysteresis, r256: re-ask
+    if name != "adaptive":
         judge = _CachedJudge(detector, cache, utt.name)
-        cfg = dataclasses.replace(cfg, smart_turn_silence_ms=int(policy.split("@")[1]))
-    ep = Endpointer(cfg, threshold=v.threshold, pre_roll_ms=v.pre_roll_ms,
+        kind, ask = name.split("@")
+        cfg = dataclasses.replace(cfg, smart_turn_silence_ms=int(ask),
+                                  smart_turn_agree=kind == "agree",
+                                  smart_turn_threshold=opts.get("t", cfg.smart_turn_threshold),
+                                  smart_turn_reask_ms=int(opts.get("r", 0)))
+    ep = Endpointer(cfg, threshold=v.threshold, hysteresis=opts.get("h", v.hysteresis),
+                    pre_roll_ms=v.pre_roll_ms,
                     min_speech_ms=v.min_speech_ms, max_utterance_s=v.max_utterance_s,
                     judge=judge)
     pending: tuple[float, str] | None = None     # (ready_at_s, text) of the forced partial
@@ -119,7 +131,7 @@ def replay(utt: Utt, probs: list[float], config: Any, parts: Any, cache: ReplayC
             continue
         if p >= config.vad.threshold:
             last_voiced = end_s
-        elif (end_s - last_voiced) * 1000 >= FORCE_PARTIAL_MS and forced_for != last_voiced:
+        elif (end_s - last_voiced) * 1000 >= force_partial_ms and forced_for != last_voiced:
             forced_for = last_voiced
             audio = ep.utterance_audio()
             key = (utt.name, len(audio))
