@@ -78,9 +78,9 @@ class EndpointConfig:
     continuation_words: list[str] = field(default_factory=list)
     smart_turn: bool = True
     smart_turn_model: str = "smart_turn_v3_2"
-    smart_turn_silence_ms: int = 200
-    smart_turn_threshold: float = 0.5
-    smart_turn_agree: bool = False
+    smart_turn_silence_ms: int = 128
+    smart_turn_threshold: float = 0.8
+    smart_turn_agree: bool = True
     smart_turn_reask_ms: int = 0
     smart_turn_threads: int = 1
     unfinished_silence_ms: int = 1000

@@ -92,9 +92,9 @@ def test_the_replay_forces_the_partial_when_the_engine_does() -> None:
 
 
 def test_a_threshold_suffix_changes_the_smart_turn_threshold() -> None:
-    assert outcome("agree@128", "What time is it?", p=0.6).reason == "smart_turn"
-    o = outcome("agree@128 t0.7", "What time is it?", p=0.6)
-    assert o.reason == "silence" and o.turn_probability == pytest.approx(0.6)
+    assert outcome("agree@128", "What time is it?", p=0.85).reason == "smart_turn"  # 0.8
+    o = outcome("agree@128 t0.9", "What time is it?", p=0.85)
+    assert o.reason == "silence" and o.turn_probability == pytest.approx(0.85)
 
 
 def test_a_reask_suffix_asks_a_not_finished_again() -> None:

@@ -25,7 +25,16 @@ FRAME_MS = FRAME * 1000 / SAMPLE_RATE
 
 @pytest.fixture
 def cfg() -> EndpointConfig:
-    return load_config(use_user_file=False).endpoint
+    """Smart Turn alone (Pipecat's 200 ms at 0.5); the agree policy, the default, is built
+    from it by ``agree_cfg``."""
+    return alone(load_config(use_user_file=False).endpoint)
+
+
+def alone(cfg: EndpointConfig) -> EndpointConfig:
+    import dataclasses
+
+    return dataclasses.replace(cfg, smart_turn_agree=False, smart_turn_silence_ms=200,
+                               smart_turn_threshold=0.5)
 
 
 def speech(name: str) -> np.ndarray:
@@ -350,7 +359,7 @@ def _endpoint(x: np.ndarray, judge: object | None) -> list[SpeechEnded]:
     config = load_config(use_user_file=False)
     vad = silero.create(config)
     v = config.vad
-    ep = Endpointer(config.endpoint, threshold=v.threshold, pre_roll_ms=v.pre_roll_ms,
+    ep = Endpointer(alone(config.endpoint), threshold=v.threshold, pre_roll_ms=v.pre_roll_ms,
                     min_speech_ms=v.min_speech_ms, judge=judge)  # type: ignore[arg-type]
     out: list = []
     for i in range(0, len(x) - FRAME + 1, FRAME):
