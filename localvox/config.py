@@ -142,8 +142,8 @@ class TtsConfig:
     length_scale: float = 1.0
     first_chunk_min_words: int = 3
     max_chunk_chars: int = 220
-    first_chunk_max_words: int = 8
-    threads: int = 1
+    first_chunk_max_words: int = 5
+    threads: int = 2
 
 
 @dataclass

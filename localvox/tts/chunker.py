@@ -303,7 +303,7 @@ class SentenceChunker:
     def from_config(cls, config: object) -> "SentenceChunker":
         tts = getattr(config, "tts")
         return cls(tts.first_chunk_min_words, tts.max_chunk_chars,
-                   getattr(tts, "first_chunk_max_words", 8))
+                   tts.first_chunk_max_words)
 
     def _take(self, final: bool) -> list[str]:
         out: list[str] = []
