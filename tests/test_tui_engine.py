@@ -55,4 +55,5 @@ async def test_voice_turn_from_wav_shows_partial_transcript_tool_and_latency(
     assert tools and tools[0].tool_name.startswith("get_")
     assert any(ch.isdigit() for ch in reply)
     assert "voice→voice" in latency and "endpoint" in latency
+    assert "first clause" in latency and "first audio" in latency  # the LLM vs the TTS
     await asyncio.sleep(0)
