@@ -100,6 +100,7 @@ class AsrConfig:
     bias_max_tokens: int = 128
     nbest: int = 5
     nbest_near: float = 0.0
+    nbest_unexplained: bool = True
 
 
 @dataclass
@@ -114,6 +115,7 @@ class LlmConfig:
     spoken_max_sentences: int = 3
     spoken_max_chars: int = 320
     tool_call_bias: float = 3.0
+    yield_to_speech: bool = True
     base_url: str = "http://127.0.0.1:8080/v1"
     api_key_env: str = "OPENAI_API_KEY"
     remote_model: str = "local"

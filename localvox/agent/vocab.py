@@ -107,9 +107,12 @@ def tool_vocabulary(schemas: Iterable[Mapping[str, Any]], *,
 
 def grammar_judge(schemas: Iterable[Mapping[str, Any]],
                   sentences: Mapping[str, Any]) -> Judge | None:
-    """A ``Judge``: 1.0 for a call of one of these tools by its own sentences, else the
-    share of the words their values and sentence words explain; None when no user tool
-    has sentences (open conversation: nothing to judge by).
+    """A ``Judge``: for a call of one of these tools by its own sentences, 1.0 plus the
+    share of the words their values and sentence words explain (2.0: all of them), else
+    that share below 1; None when no user tool has sentences (open conversation: nothing
+    to judge by). The share of an accepted command is what lets the recogniser prefer
+    "a small latte with soy milk" to "a small latte with saueno", which the sentence layer
+    also accepts (with no milk).
 
     Acceptance is the intent router's first layer, with the router's own statement gate,
     so the recogniser's choice and the agent's routing agree.
@@ -128,13 +131,13 @@ def grammar_judge(schemas: Iterable[Mapping[str, Any]],
 
     def judge(text: str) -> float:
         route = router.route(text)
-        if route is not None and route.layer == "sentences":
-            return 1.0
         near = 0.0
         for intent in router.spoken:
             if intent.values:
                 found = match_slots(text, intent.values, carrier=intent.carrier)
                 near = max(near, explained_fraction(text, found, intent.carrier))
+        if route is not None and route.layer == "sentences":
+            return 1.0 + near  # accepted; 2.0 when every word is accounted for
         return min(near, 0.99)
 
     return judge

@@ -17,16 +17,17 @@ most.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Sequence
 
-__all__ = ["Bias", "BiasPrompt", "Judge", "build_prompt", "condense"]
+__all__ = ["Bias", "BiasPrompt", "Judge", "build_prompt", "condense", "pick_hypothesis"]
 
 Judge = Callable[[str], float]
-"""How well a transcript fits the session's tools (their grammar or value lists): 1.0 (or
-more) for a command they accept, else how near it came in [0, 1) (the share of its words
-the tools' values and sentence words explain). It goes with the prompt so a recogniser can
+"""How well a transcript fits the session's tools (their grammar or value lists): for a
+command they accept, 1.0 plus the share of its words the tools' values and sentence words
+explain (2.0: every word), else that share, in [0, 1). It goes with the prompt so a recogniser can
 prefer, among its own hypotheses for a final, one the tools can act on
 (``WhisperTranscriber.rescue``). Called from a worker thread; open dictation has none."""
 
@@ -133,3 +134,23 @@ def echoes_prompt(text: str, prompt: str, min_phrases: int = 3) -> bool:
     phrases = {p.strip().lower() for p in prompt.rstrip(".").split(",") if p.strip()}
     parts = [p.strip().lower() for p in re.split(r"[,.]", text) if p.strip()]
     return len(parts) >= min_phrases and all(p in phrases for p in parts)
+
+
+def pick_hypothesis(hypotheses: Iterable[str], verdict: Callable[[str], float],
+                    beat: float) -> tuple[str, float] | None:
+    """The hypothesis (best-scored first) the grammar accepts (verdict >= 1) with the
+    highest verdict above ``beat``, and that verdict; the first among equals; None if none.
+
+    ``beat`` is the greedy final's verdict: a rejected final (< 1) takes any accepted
+    hypothesis, an accepted one only a hypothesis that explains more of its words.
+    """
+    best, best_verdict = "", max(beat, math.nextafter(1.0, 0.0))
+    seen: set[str] = set()
+    for text in hypotheses:
+        if not text or text in seen:
+            continue
+        seen.add(text)
+        v = verdict(text)
+        if v > best_verdict:
+            best, best_verdict = text, v
+    return (best, best_verdict) if best else None

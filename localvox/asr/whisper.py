@@ -82,7 +82,7 @@ import numpy as np
 from localvox.asr.base import Transcript
 from localvox.asr.guards import (_compression_ratio, _is_repeated, _kept_positions,
                                  _token_logprobs, cut_repeat, without_loops)
-from localvox.asr.bias import Bias, BiasPrompt, build_prompt, echoes_prompt
+from localvox.asr.bias import Bias, BiasPrompt, build_prompt, echoes_prompt, pick_hypothesis
 from localvox.asr.whisper_load import load_model
 from localvox.asr.whisper_stream import WhisperStream
 from localvox.audio.base import SAMPLE_RATE
@@ -99,14 +99,14 @@ MAX_WINDOW_S = 30.0
 
 def safe_verdict(bp: BiasPrompt, text: str) -> float:
     """The prompt's judge on ``text`` (0.0 for no text); a judge that raises counts as
-    accepting (1.0): the greedy final stands, and the turn goes on."""
+    accepting every word (2.0): the greedy final stands, and the turn goes on."""
     if not text or bp.judge is None:
         return 0.0
     try:
         return float(bp.judge(text))
     except Exception as err:  # noqa: BLE001 - a tool's grammar must not break recognition
         log.warning("ASR grammar judge failed on %r: %s", text, err)
-        return 1.0
+        return 2.0
 
 
 @dataclass(frozen=True)
@@ -122,7 +122,8 @@ class Decoded:
     "nbest" (``rescue``), "empty"."""
     window_s: float
     verdict: float | None = None
-    """The prompt's grammar judge on ``text``: >= 1 accepted (None: not asked)."""
+    """The prompt's grammar judge on ``text``: >= 1 accepted, 2 with every word explained
+    (None: not asked)."""
 
 
 class WhisperTranscriber:
@@ -133,7 +134,8 @@ class WhisperTranscriber:
                  beam_size: int = 1, language: str = "en", windowed: bool = True,
                  partial_interval_ms: int = 500, window_margin_s: float = 2.0,
                  window_step_s: float = 2.0, bias_max_tokens: int = 128,
-                 nbest: int = 5, nbest_near: float = 0.0) -> None:
+                 nbest: int = 5, nbest_near: float = 0.0,
+                 nbest_unexplained: bool = True) -> None:
         self.model_path = Path(model_path)
         self.model = load_model(self.model_path, compute_type, threads)
         self.beam_size = max(1, beam_size)
@@ -155,6 +157,8 @@ class WhisperTranscriber:
         self.nbest_near = nbest_near
         """Rescue only finals the judge puts at least this near the grammar (0: all
         rejected ones)."""
+        self.nbest_unexplained = nbest_unexplained
+        """Also rescue finals the grammar accepts with words it cannot account for."""
         self.prompt = BiasPrompt("", (), 0, 0)
         """The vocabulary prompt new streams decode with (``set_bias``)."""
 
@@ -238,15 +242,21 @@ class WhisperTranscriber:
         return Decoded(text, audio_s, time.perf_counter() - t0, path, window_s, verdict)
 
     def wants_rescue(self, verdict: float) -> bool:
-        """Whether a final with this judge verdict gets the n-best rescue: rejected (< 1),
-        and at least ``nbest_near`` close to the grammar."""
-        return self.nbest > 1 and verdict < 1.0 and verdict >= self.nbest_near
+        """Whether a final with this judge verdict gets the n-best rescue: rejected (< 1)
+        and at least ``nbest_near`` close to the grammar, or (``nbest_unexplained``)
+        accepted with words the grammar cannot account for (< 2)."""
+        below = 2.0 if self.nbest_unexplained else 1.0
+        return self.nbest > 1 and self.nbest_near <= verdict < below
 
-    def rescue(self, samples: np.ndarray, prompt: BiasPrompt | None = None) -> Decoded | None:
-        """The best-scored of ``nbest`` beam hypotheses the prompt's grammar accepts, or None.
+    def rescue(self, samples: np.ndarray, prompt: BiasPrompt | None = None,
+               beat: float = 0.0) -> Decoded | None:
+        """Of ``nbest`` beam hypotheses, the one the prompt's grammar accepts with the most
+        words explained (the best-scored among equals), if that beats ``beat`` (the greedy
+        final's verdict); else None.
 
-        For a final the grammar rejected (the module docstring has the figures). Only the
-        windowed path (audio up to ~28 s: a spoken command); no judge, no rescue.
+        For a final the grammar rejected or explains only in part (the module docstring
+        has the figures). Only the windowed path (audio up to ~28 s: a spoken command); no
+        judge, no rescue.
         """
         bp = self.prompt if prompt is None else prompt
         audio = np.asarray(samples, dtype=np.float32).reshape(-1)
@@ -257,16 +267,12 @@ class WhisperTranscriber:
         t0 = time.perf_counter()
         with self._lock:
             hyps = self.decode_nbest(audio, bp, self.nbest)
-        seen: set[str] = set()
-        for text in hyps:
-            if not text or text in seen or (bp.text and echoes_prompt(text, bp.text)):
-                continue
-            seen.add(text)
-            verdict = safe_verdict(bp, text)
-            if verdict >= 1.0:
-                return Decoded(text, audio_s, time.perf_counter() - t0, "nbest",
-                               self.window_for(audio_s), verdict)
-        return None
+        heard = [h for h in hyps if not (bp.text and echoes_prompt(h, bp.text))]
+        picked = pick_hypothesis(heard, lambda text: safe_verdict(bp, text), beat)
+        if picked is None:
+            return None
+        return Decoded(picked[0], audio_s, time.perf_counter() - t0, "nbest",
+                       self.window_for(audio_s), picked[1])
 
     def decode_nbest(self, audio: np.ndarray, bp: BiasPrompt | None, n: int) -> list[str]:
         """``n`` beam-search hypotheses of the windowed decode, best score first, each
@@ -354,7 +360,7 @@ class WhisperTranscriber:
     async def transcribe(self, samples: np.ndarray, *, windowed: bool | None = None) -> Transcript:
         d = await asyncio.to_thread(self.decode, samples, windowed=windowed, judge=True)
         if d.verdict is not None and self.wants_rescue(d.verdict):
-            better = await asyncio.to_thread(self.rescue, samples, self.prompt)
+            better = await asyncio.to_thread(self.rescue, samples, self.prompt, d.verdict)
             if better is not None:
                 return Transcript(better.text, True, d.audio_s, d.decode_s + better.decode_s)
         return Transcript(d.text, True, d.audio_s, d.decode_s)
@@ -370,6 +376,7 @@ def create(config: "Config", **kwargs: Any) -> WhisperTranscriber:
                                 beam_size=a.beam_size, language=a.language,
                                 windowed=a.windowed, partial_interval_ms=a.partial_interval_ms,
                                 bias_max_tokens=a.bias_max_tokens, nbest=a.nbest,
-                                nbest_near=a.nbest_near)
+                                nbest_near=a.nbest_near,
+                                nbest_unexplained=a.nbest_unexplained)
     opts.update(kwargs)
     return WhisperTranscriber(path, **opts)

@@ -168,7 +168,7 @@ class WhisperStream:
                 covered = self.audio()[:int(round(last.audio_s * SAMPLE_RATE))]
                 self.rescues += 1
                 better = await asyncio.shield(asyncio.ensure_future(asyncio.to_thread(
-                    self.t.rescue, covered, self.prompt)))
+                    self.t.rescue, covered, self.prompt, verdict)))
                 if better is not None:
                     text = better.text
                     self.rescued += 1
