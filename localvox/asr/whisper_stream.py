@@ -10,8 +10,9 @@ mid-word is often wrong at its end, forcing it would carry that error into the f
 with the windowed encoder a whole re-decode of a few seconds costs ~0.1 s anyway.
 
 The final of a command session (a prompt carrying the tools' grammar ``judge``) gets one
-more chance when the grammar rejects it: n-best hypotheses of the same audio, the first
-the grammar accepts (``WhisperTranscriber.rescue``; why, and what it buys, there). The
+more chance when the grammar rejects it or leaves some of its words unexplained: n-best
+hypotheses of the same audio, the one the grammar explains best
+(``WhisperTranscriber.rescue``; why, and what it buys, there). The
 judge runs in the decode thread of the forced partial, so a final the grammar accepts
 costs no more than before; partials stay greedy.
 """

@@ -50,6 +50,7 @@ from localvox.worker_queue import until_end
 
 if TYPE_CHECKING:
     from localvox.config import Config
+    from localvox.cpu_share import CpuShare
 
 _DONE = object()
 
@@ -62,7 +63,7 @@ class LlamaCppLLM:
     def __init__(self, model_path: Path | str | Callable[[], Path], *, n_ctx: int = 4096,
                  threads: int = 2, temperature: float = 0.3, max_tokens: int = 160,
                  seed: int = 0, label: str = "", tool_call_bias: float = 0.0,
-                 use_mmap: bool = False) -> None:
+                 use_mmap: bool = False, yield_to: "CpuShare | None" = None) -> None:
         self._locate = model_path if callable(model_path) else None
         self.model_path: Path | None = None if callable(model_path) else Path(model_path)
         self.label = label
@@ -73,6 +74,8 @@ class LlamaCppLLM:
         self.seed = seed
         self.tool_call_bias = tool_call_bias
         self.use_mmap = use_mmap
+        self.yield_to = yield_to
+        """Pause between tokens while this gate is held (the reply's first audio)."""
         self._call_starts: list[int] = []
         self._llm: Any = None
         self._template: ChatTemplate | None = None
@@ -252,6 +255,8 @@ class LlamaCppLLM:
                     put(ChatChunk(content=text))
                 if n_out >= max_tokens:
                     break
+                if self.yield_to is not None:
+                    self.yield_to.yield_to_urgent()
         finally:
             gen.close()
         tail = decoder.decode(b"", final=True)
@@ -370,6 +375,7 @@ def create(config: "Config", **kw: Any) -> LlamaCppLLM:
     """The configured GGUF. A model id is resolved in the worker when the model loads:
     the first run joins a split pack (1.1 GB for the 1.5B) into the cache, which must not
     happen on the event loop; a missing pack is then the resolver's one line naming it."""
+    from localvox.cpu_share import CPU
     from localvox.modelpacks import resolve_model
 
     llm = config.llm
@@ -377,4 +383,5 @@ def create(config: "Config", **kw: Any) -> LlamaCppLLM:
     return LlamaCppLLM(lambda: resolve_model(model, config), n_ctx=llm.n_ctx,
                        threads=llm.threads, temperature=llm.temperature,
                        max_tokens=llm.max_tokens, label=Path(model).stem,
-                       tool_call_bias=llm.tool_call_bias, use_mmap=llm.use_mmap)
+                       tool_call_bias=llm.tool_call_bias, use_mmap=llm.use_mmap,
+                       yield_to=CPU if llm.yield_to_speech else None)

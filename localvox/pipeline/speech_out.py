@@ -21,6 +21,7 @@ from typing import Callable, Protocol
 import numpy as np
 
 from localvox.audio.base import AudioSink
+from localvox.cpu_share import CPU, CpuShare
 from localvox.pipeline.trace import EngineClock
 from localvox.tts.base import SpeechChunk, Synthesizer
 
@@ -60,6 +61,8 @@ class SpeechOut:
             is over only when the clock has passed the last sample's time -- a reply lasts
             as long as it would on a speaker, and the engine hears the input meanwhile.
         now: the engine's clock when playing in real time (for ``longest_gap_s``).
+        cpu: the gate held while the first chunk is synthesised, so the in-process LLM
+            pauses between tokens meanwhile (:mod:`localvox.cpu_share`); None: not held.
     """
 
     def __init__(self, tts: Synthesizer, sink: AudioSink, chunker: Chunker, *,
@@ -67,8 +70,10 @@ class SpeechOut:
                  on_error: Callable[[BaseException], None] | None = None,
                  reference: PlaybackReference | None = None,
                  clock: EngineClock | None = None,
-                 now: Callable[[], float] = time.monotonic) -> None:
+                 now: Callable[[], float] = time.monotonic,
+                 cpu: CpuShare | None = CPU) -> None:
         self.tts = tts
+        self._cpu = cpu
         self.sink = sink
         self.chunker = chunker
         self._mark = mark
@@ -165,17 +170,21 @@ class SpeechOut:
                 assert isinstance(item, str)
                 agen = self.tts.synthesize(item)
                 self.synthesizing = True
-                try:
-                    async for chunk in agen:
-                        if first:
-                            self._mark("tts_first_chunk")
-                            first = False
+                with contextlib.ExitStack() as urgent:
+                    if first and self._cpu is not None:
+                        urgent.enter_context(self._cpu.urgent())  # the user waits for this
+                    try:
+                        async for chunk in agen:
+                            if first:
+                                self._mark("tts_first_chunk")
+                                first = False
+                                urgent.close()
+                            self.synthesizing = False
+                            await self._audio_q.put(chunk)
+                            self.synthesizing = True
+                    finally:
                         self.synthesizing = False
-                        await self._audio_q.put(chunk)
-                        self.synthesizing = True
-                finally:
-                    self.synthesizing = False
-                    await agen.aclose()
+                        await agen.aclose()
         except asyncio.CancelledError:
             raise
         except Exception as err:  # noqa: BLE001 -- reported, the reply ends, loop goes on
