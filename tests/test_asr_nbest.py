@@ -118,7 +118,7 @@ def explained_orders(text: str) -> float:
     return 1.0 + known / len(words)
 
 
-async def test_an_accepted_final_with_a_word_the_grammar_cannot_explain_takes_a_fuller_one() -> None:
+async def test_an_accepted_final_with_an_unexplained_word_takes_a_fuller_hypothesis() -> None:
     asr = ScriptedWhisper("a small latte with saueno", ["a small latte with saueno",
                                                         "a small latte with so you know",
                                                         "a small latte with soy milk"],
@@ -262,7 +262,7 @@ async def test_a_real_noisy_order_the_greedy_final_garbles_is_rescued_by_its_nbe
 
 
 @needs_models("whisper_tiny_en")
-async def test_a_real_noisy_order_accepted_with_misheard_words_is_rescued_to_the_full_order() -> None:
+async def test_a_real_noisy_order_accepted_with_misheard_words_is_rescued_in_full() -> None:
     """6 dB: the greedy final "Can I get a medium row single shot house coffee with a lot of
     skin though?" routes (a house coffee, single shot) but without its roast and milk; one
     of its 5 hypotheses has "medium roast" and "skim milk"."""
