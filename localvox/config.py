@@ -154,6 +154,7 @@ class PipelineConfig:
     barge_in_threshold: float = 0.85
     barge_in_min_ms: int = 160
     speculative: bool = True
+    read_ahead: bool = True
     trace_path: str = ""
     audio_worker: bool = True
 

@@ -103,3 +103,29 @@ async def test_the_llama_cpp_model_parks_between_tokens_while_the_gate_is_held()
         await llm.close()
     assert share.yields >= 1
     assert rest[-1].finish_reason in ("stop", "length")  # and it went on to the end
+
+
+async def test_reading_ahead_waits_while_a_reply_makes_its_first_audio() -> None:
+    """The model reading a partial transcript ahead of need parks between steps while the
+    gate is held, and finishes reading once it is let go."""
+    from localvox.config import load_config
+    from localvox.llm.llama_cpp import create
+
+    config = load_config(use_user_file=False)
+    config.llm.model = "smollm2_135m"
+    llm = create(config)
+    share = CpuShare()
+    llm.yield_to = share
+    system = [{"role": "system", "content": "You are a voice assistant."}]
+    heard = "Tell me a long story about the owls that live in the old barn by the river"
+    try:
+        await llm.warm(system)
+        before = llm._llm.n_tokens
+        with share.urgent():
+            warm = asyncio.ensure_future(llm.warm(system, user_so_far=heard))
+            assert await asyncio.to_thread(share.parked.wait, 60)  # parked, not reading
+        await warm
+        assert llm._llm.n_tokens > before + 10  # the words were read after the release
+    finally:
+        await llm.close()
+    assert share.yields >= 1

@@ -137,6 +137,9 @@ class QuickAgent:
     async def discard(self) -> None:
         pass
 
+    def prepare(self, heard_so_far: str) -> None:
+        pass
+
 
 class NoTTS:
     name = "no-tts"

@@ -151,6 +151,7 @@ class FakeAgent:
         self.interrupts: list[str] = []
         self.discards = 0
         self.tools_run = 0
+        self.prepared: list[str] = []
 
     async def respond(self, text: str) -> AsyncIterator[Any]:
         self.calls.append(text)
@@ -176,6 +177,9 @@ class FakeAgent:
 
     async def discard(self) -> None:
         self.discards += 1
+
+    def prepare(self, heard_so_far: str) -> None:
+        self.prepared.append(heard_so_far)
 
 
 class FakeTTS:
@@ -377,6 +381,20 @@ async def test_own_voice_level_does_not_barge_in():
     assert not of(events, Interrupted)
     assert of(events, ReplyDone)[0].interrupted is False
     assert engine.sink.samples == int(10 * 0.15 * SAMPLE_RATE)
+
+
+async def test_partials_are_handed_to_the_agent_while_the_user_speaks():
+    """Read-ahead: the agent gets each partial (``prepare``) before the final starts the
+    turn, so its model can read the words early; the turn itself still gets the final."""
+    audio = timeline((0.3, 0), (1.0, LOUD), (1.6, 0))
+    agent = FakeAgent()
+    events = await run_collect(make_engine(audio, agent=agent, speculative=False))
+    partials = [e.text for e in of(events, PartialTranscript)]
+    assert agent.prepared and set(agent.prepared) <= set(partials)
+    assert agent.calls == ["what time is it"]
+    quiet = FakeAgent()
+    await run_collect(make_engine(audio, agent=quiet, speculative=False, read_ahead=False))
+    assert quiet.prepared == [] and quiet.calls == ["what time is it"]
 
 
 async def test_speculative_reply_used_when_final_matches():

@@ -25,7 +25,8 @@ STORY = "Once upon a time a tiny robot sang. It sang all day long."
 class WarmScriptedLLM(ScriptedLLM):
     """The scripted LLM with the warm-up the assistant asks for at start."""
 
-    async def warm(self, messages: Any = None, tools: Any = None) -> None:
+    async def warm(self, messages: Any = None, tools: Any = None, *,
+                   user_so_far: str = "") -> None:
         pass
 
     async def supports_tools(self) -> bool:

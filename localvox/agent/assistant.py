@@ -29,6 +29,7 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from localvox.agent.builtin_tools import BuiltinTools
+from localvox.agent.events import Event, LLMRequest
 from localvox.agent.intent import IntentRouter
 from localvox.agent.nodes import OutputAgentNode
 from localvox.agent.tools import RunContext, ToolRegistry
@@ -85,13 +86,48 @@ class AssistantNode(OutputAgentNode):
         if self.tools is not None:
             self._reminders = asyncio.create_task(self._speak_reminders(),
                                                   name=f"{self.name}-reminders")
-        self._warming = asyncio.create_task(self._warm(), name=f"{self.name}-warm")
+        self._warm_next(self.system_messages())
 
-    async def _warm(self) -> None:
-        """Load the model and evaluate system prompt + tool schemas in the background, so
-        the engine listens at once and the first LLM turn only reads the new words."""
+    async def process_event(self, event: Event) -> None:
+        await super().process_event(event)
+        if isinstance(event, LLMRequest):  # the reply is recorded: get the next turn ready
+            self._warm_next(self.context.messages)
+
+    def prepare_turn(self, heard_so_far: str) -> None:
+        """Have the model read the user's words while they are still talking.
+
+        A chat turn's first token waits for the model to read the question (about 13
+        tokens, ~0.3-0.4 s for the 1.5B on two cores, most of it after the final transcript
+        in ``bench latency``); read from the partials, only the last words and the closing
+        header are left. Not for a turn the router already claims (a tool answers it)."""
+        if not heard_so_far.strip() or self._router_claims(heard_so_far):
+            return
+        self._warm_next(self.context.messages, heard_so_far)
+
+    def _router_claims(self, text: str) -> bool:
+        if self.tool_mode == "native":
+            return False
         try:
-            await self.llm.warm(self.system_messages(), self.offered_schemas())
+            return self.router.tool_call(text) is not None
+        except Exception:  # noqa: BLE001 -- the turn itself will report it
+            return True
+
+    def _warm_next(self, messages: list[dict[str, Any]], user_so_far: str = "") -> None:
+        self._warming = asyncio.create_task(self._warm(list(messages), user_so_far),
+                                            name=f"{self.name}-warm")
+
+    async def prepared(self) -> None:
+        """Wait until the model has read what the next turn starts with (benches, tests):
+        what a user speaking or typing the next question gives it time for."""
+        if self._warming is not None:
+            await asyncio.gather(self._warming, return_exceptions=True)
+
+    async def _warm(self, messages: list[dict[str, Any]], user_so_far: str = "") -> None:
+        """Load the model and evaluate what the next turn starts with in the background:
+        at start the system prompt + tool schemas, so the engine listens at once; after a
+        reply the history up to the next user's words, so a turn reads only its own."""
+        try:
+            await self.llm.warm(messages, self.offered_schemas(), user_so_far=user_so_far)
         except LocalvoxError as exc:
             # the turn that needs the model says it (one line); routed turns still work
             log.info("the LLM is not ready: %s", exc)

@@ -81,6 +81,14 @@ class OutputAgentNode(Node, abc.ABC):
         """
         return False
 
+    def prepare_turn(self, heard_so_far: str) -> None:
+        """Hook: the user is still talking and has said ``heard_so_far`` so far.
+
+        The speech loop passes each partial transcript here, before the final one starts
+        the turn; a node may get ready for it (the built-in assistant has its model read
+        the words). It must not act on it. Default: nothing.
+        """
+
     @property
     def handoff_started(self) -> bool:
         """True once this node (or anyone in the session) ended or transferred the call."""

@@ -52,12 +52,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--user-tools-only", action="store_true",
                    help="only the user-tool set (no conversations)")
     p.add_argument("--limit", type=int, default=0, help="only the first N conversations")
+    p.add_argument("--back-to-back", action="store_true",
+                   help="ask each turn the moment the previous reply ends, before the "
+                   "assistant has read the next turn's opening (a user takes longer)")
     p.add_argument("--verbose", "-v", action="store_true", help="print every wrong reply")
 
 
 async def _run_conversations(config: Any, convs: list[Any], tmp: Path,
-                             verbose: bool) -> dict[str, Any]:
-    from localvox.agent.assistant import create_app, create_llm
+                             verbose: bool, wait: bool = True) -> dict[str, Any]:
+    from localvox.agent.assistant import AssistantNode, create_app, create_llm
     from localvox.agent.builtin_tools import BuiltinTools
     from localvox.agent.events import ResponseChunk, ToolCallStart
     from localvox.bench.chat_score import judge
@@ -76,12 +79,17 @@ async def _run_conversations(config: Any, convs: list[Any], tmp: Path,
     """Turn start -> the first text out of the speech filter (a whole first word)."""
     model_first: list[float] = []
     """The model's own time to its first token (``last_stats``: prompt eval included)."""
+    follow_first: list[float] = []
+    """The model's own first token on turns after the first (the history is in the cache)."""
     speed: list[float] = []
     results = []
     for conv in convs:
         session = await app.open_session()
+        node = session.nodes[0]
         reply, calls, called = "", 0, []
-        for text in conv.turns:
+        for index, text in enumerate(conv.turns):
+            if wait and isinstance(node, AssistantNode):
+                await node.prepared()  # the user takes longer than this to say the next turn
             before = getattr(llm, "last_stats", None)
             started = time.perf_counter()
             heard: float | None = None
@@ -101,6 +109,8 @@ async def _run_conversations(config: Any, convs: list[Any], tmp: Path,
                     first_token.append(heard)
                 if stats.get("first_token_s"):
                     model_first.append(stats["first_token_s"])
+                    if index:
+                        follow_first.append(stats["first_token_s"])
                 if stats.get("tokens_per_s"):
                     speed.append(stats["tokens_per_s"])
         await session.close()
@@ -130,6 +140,8 @@ async def _run_conversations(config: Any, convs: list[Any], tmp: Path,
         "first_token_p50_s": percentile(first_token, 50),
         "first_token_p95_s": percentile(first_token, 95),
         "model_first_token_p50_s": percentile(model_first, 50),
+        "follow_up_first_token_p50_s": percentile(follow_first, 50),
+        "follow_up_turns": len(follow_first),
         "tokens_per_s_p50": percentile(speed, 50), "tokens_per_s_p95": percentile(speed, 95),
         "llm_turns": len(first_token), "load_and_warm_s": warm_s, "results": results,
     }
@@ -228,8 +240,8 @@ def run(args: argparse.Namespace, config: Any) -> int:
         cfg.llm.model = model
         print(f"{model}: {len(convs)} conversations ...", flush=True)
         with tempfile.TemporaryDirectory() as tmp:
-            res = asyncio.run(_run_conversations(cfg, convs, Path(tmp), args.verbose)) \
-                if convs else {}
+            res = asyncio.run(_run_conversations(
+                cfg, convs, Path(tmp), args.verbose, not args.back_to_back)) if convs else {}
             if rows:
                 print(f"{model}: {len(rows)} user-tool prompts ...", flush=True)
                 res["user_tools"] = asyncio.run(_run_user_tools(cfg, rows, Path(tmp),
@@ -260,10 +272,15 @@ def _rows(out: dict[str, Any], models: list[str]) -> list[list[Any]]:
     rows += [["non-English replies (English prompts)"] + [r["non_english"] for r in res],
              ["replies over the spoken cap"] + [r["over_cap"] for r in res],
              ["chit-chat tool calls"] + [r["chitchat_tool_calls"] for r in res],
-             ["first token p50 (s)"] + [r["first_token_p50_s"] for r in res],
-             ["first token p95 (s)"] + [r["first_token_p95_s"] for r in res],
-             ["  the model's own first token p50 (s)"] +
+             ["first word out of the speech filter p50 (s)"] +
+             [r["first_token_p50_s"] for r in res],
+             ["first word out of the speech filter p95 (s)"] +
+             [r["first_token_p95_s"] for r in res],
+             ["the model's own first token p50 (s)"] +
              [r.get("model_first_token_p50_s") for r in res],
+             ["  on follow-up turns only, p50 (s)"] +
+             [f"{r['follow_up_first_token_p50_s']:.3f} ({r['follow_up_turns']} turns)"
+              if r.get("follow_up_turns") else "-" for r in res],
              ["tokens/s p50"] + [r["tokens_per_s_p50"] for r in res],
              ["tokens/s p95"] + [r["tokens_per_s_p95"] for r in res],
              ["LLM turns measured"] + [r["llm_turns"] for r in res],

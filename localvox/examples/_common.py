@@ -57,8 +57,9 @@ class IntentLLM:
         self.name = f"intent+{getattr(llm, 'name', 'llm')}"
 
     async def warm(self, messages: list[dict[str, Any]] | None = None,
-                   tools: list[dict[str, Any]] | None = None) -> None:
-        await self.llm.warm(messages, tools)
+                   tools: list[dict[str, Any]] | None = None, *,
+                   user_so_far: str = "") -> None:
+        await self.llm.warm(messages, tools, user_so_far=user_so_far)
 
     async def supports_tools(self) -> bool:
         return self.native and await self._model_calls_tools()

@@ -37,10 +37,13 @@ class LLM(Protocol):
         """Stream a reply. Cancelling the consumer stops generation."""
 
     async def warm(self, messages: list[dict[str, Any]] | None = None,
-                   tools: list[dict[str, Any]] | None = None) -> None:
-        """Get ready for conversations starting with ``messages`` (the system prompt) and
-        ``tools``: load the model and evaluate that prefix once, off the event loop.
-        Remote backends have nothing to do."""
+                   tools: list[dict[str, Any]] | None = None, *,
+                   user_so_far: str = "") -> None:
+        """Get ready for the next turn of a conversation of ``messages`` with ``tools``:
+        load the model and read what that turn will start with (the system prompt at
+        first, later the history too), off the event loop. ``user_so_far``: the words of
+        the turn being heard (a partial transcript), read as well so the final only adds
+        the rest. A hint: it may be skipped. Remote backends have nothing to do."""
 
     async def supports_tools(self) -> bool:
         """Can the model call tools itself (native function calling)?"""
@@ -55,7 +58,8 @@ class LLMBase:
     name = "llm"
 
     async def warm(self, messages: list[dict[str, Any]] | None = None,
-                   tools: list[dict[str, Any]] | None = None) -> None:
+                   tools: list[dict[str, Any]] | None = None, *,
+                   user_so_far: str = "") -> None:
         return None
 
     async def supports_tools(self) -> bool:

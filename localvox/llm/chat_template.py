@@ -21,6 +21,9 @@ from typing import Any
 from localvox.errors import LLMError
 
 
+_NEXT_USER = "<<localvox: the next user turn>>"
+
+
 @dataclass(frozen=True)
 class TemplateInfo:
     template: str
@@ -76,6 +79,22 @@ class ChatTemplate:
         if not head and not tools:
             return ""
         return self.render(head, tools, generation_prompt=False)
+
+    def opening(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None,
+                user_so_far: str = "") -> str:
+        """The prompt of the next turn up to where the user's words will go.
+
+        Everything before the next user message is known once a reply is recorded: the
+        history, the reply's end and the user turn's own header (``<|im_end|>\n
+        <|im_start|>user\n`` for Qwen). Evaluated then, a turn reads only its words and the
+        closing header. ``user_so_far`` (a partial transcript) is appended: its words are
+        read while the user is still talking. Empty when the template does not render a
+        user turn that way.
+        """
+        turn = {"role": "user", "content": user_so_far + _NEXT_USER}
+        text = self.render(list(messages) + [turn], tools, generation_prompt=False)
+        cut = text.find(_NEXT_USER)
+        return text[:cut] if cut > 0 else ""
 
 
 def wrap_tools(tools: list[dict[str, Any]]) -> list[dict[str, Any]]:

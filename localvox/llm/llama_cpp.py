@@ -41,8 +41,8 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Callable
 from localvox.errors import LLMError, LocalvoxError
 from localvox.llm.base import ChatChunk
 from localvox.llm.chat_template import ChatTemplate, template_info
+from localvox.llm.llama_fallback import grammar_tool_call, plain_completion
 from localvox.llm.llama_load import check_gguf, keep_stdio_open
-from localvox.llm.openai import ToolCallAccumulator
 from localvox.llm.prefix_cache import PrefixCache, common_prefix
 from localvox.llm.tool_bias import call_start_tokens, first_token_bias
 from localvox.llm.toolcall import ToolCallParser
@@ -87,6 +87,7 @@ class LlamaCppLLM:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llama-worker")
         self.worker_thread: threading.Thread | None = None
         self.last_stats: dict[str, float] = {}
+        self._asked = 0  # warm() and chat() calls so far: a warm queued before another is stale
 
     @property
     def model_name(self) -> str:
@@ -135,12 +136,23 @@ class LlamaCppLLM:
         return fn(*args)
 
     async def warm(self, messages: list[dict[str, Any]] | None = None,
-                   tools: list[dict[str, Any]] | None = None) -> None:
-        """Load the model and evaluate the shared prefix (system prompt + tools) once."""
-        await self._run(self._warm, messages or [], tools)
+                   tools: list[dict[str, Any]] | None = None, *,
+                   user_so_far: str = "") -> None:
+        """Load the model and evaluate what the next turn starts with: the shared prefix
+        (system prompt + tools), then ``messages`` up to where the next user's words go
+        (``ChatTemplate.opening``) and ``user_so_far``. Called at start, after every reply
+        and on partial transcripts, so a turn reads only the words it adds. Only the
+        latest request runs: one still queued when a newer warm or a reply is asked for is
+        skipped (a reply reads what it needs itself and must not wait behind a guess)."""
+        self._asked += 1
+        snapshot = json.loads(json.dumps(messages or [], default=str))
+        await self._run(self._warm, snapshot, tools, user_so_far, self._asked)
 
-    def _warm(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> None:
+    def _warm(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None,
+              user_so_far: str, seq: int) -> None:
         with self._gen_lock:
+            if seq != self._asked:
+                return
             self.load()
             if self._template is None:
                 return
@@ -149,6 +161,21 @@ class LlamaCppLLM:
             prefix = self._prefix_tokens(messages, tools)
             if prefix:
                 self._ensure_prefix(prefix)
+            self._evaluate_opening(messages, tools, user_so_far, prefix)
+
+    def _evaluate_opening(self, messages: list[dict[str, Any]],
+                          tools: list[dict[str, Any]] | None, user_so_far: str,
+                          prefix: list[int]) -> None:
+        """Extend the KV cache to the next turn's opening, keeping what already matches."""
+        assert self._template is not None
+        text = self._template.opening(messages, tools, user_so_far)
+        if not text:
+            return
+        opening = self._tokenize(text)
+        if opening[:len(prefix)] != prefix or len(opening) > self.n_ctx - self.max_tokens - 8:
+            return  # not a continuation of the cached prefix, or the turn will be trimmed
+        self._prefixes.extend(self._llm, opening, pause=self.yield_to.yield_to_urgent
+                              if self.yield_to is not None else None)
 
     async def supports_tools(self) -> bool:
         """True when the model's own template offers tools (Hermes ``<tool_call>``)."""
@@ -274,28 +301,6 @@ class LlamaCppLLM:
         put(ChatChunk(tool_calls=calls, finish_reason="tool_calls" if calls else finish,
                       stats=dict(self.last_stats)))
 
-    def _legacy_tools(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]],
-                      overrides: dict[str, Any], put: Callable[[Any], None]) -> None:
-        """Tools on a template without tool support: llama-cpp-python's grammar handler."""
-        from llama_cpp import llama_chat_format
-
-        llm = self.load()
-        handler = llama_chat_format.get_chat_completion_handler("chatml-function-calling")
-        wrapped = [t if "function" in t else {"type": "function", "function": t} for t in tools]
-        result = handler(llama=llm, messages=messages, tools=wrapped,
-                         tool_choice=overrides.pop("tool_choice", "auto"),
-                         temperature=overrides.pop("temperature", self.temperature),
-                         max_tokens=overrides.pop("max_tokens", self.max_tokens),
-                         stream=False)
-        choice = result["choices"][0]
-        msg = choice.get("message") or {}
-        if msg.get("content"):
-            put(ChatChunk(content=msg["content"]))
-        acc = ToolCallAccumulator()
-        acc.add([dict(c, index=i) for i, c in enumerate(msg.get("tool_calls") or [])])
-        put(ChatChunk(tool_calls=acc.calls(), finish_reason=choice.get("finish_reason")
-                      or "stop"))
-
     def _worker(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None,
                 overrides: dict[str, Any], stop: threading.Event,
                 put: Callable[[Any], None]) -> None:
@@ -307,10 +312,11 @@ class LlamaCppLLM:
                 self.load()
                 if self._template is None or (tools and not self._template.supports_tools) \
                         or "tool_choice" in overrides:
+                    defaults = (self.temperature, self.max_tokens)
                     if tools:
-                        self._legacy_tools(messages, tools, overrides, put)
+                        grammar_tool_call(self._llm, messages, tools, overrides, put, defaults)
                     else:
-                        self._plain_completion(messages, overrides, stop, put)
+                        plain_completion(self._llm, messages, overrides, stop, put, defaults)
                     return
                 self._generate(messages, tools, overrides, stop, put)
         except LocalvoxError as err:
@@ -320,21 +326,6 @@ class LlamaCppLLM:
                          f"{str(err).splitlines()[0] if str(err) else ''}".rstrip(": ")))
         finally:
             put(_DONE)
-
-    def _plain_completion(self, messages: list[dict[str, Any]], overrides: dict[str, Any],
-                          stop: threading.Event, put: Callable[[Any], None]) -> None:
-        """A GGUF without a chat template: llama-cpp-python's built-in format."""
-        result = self._llm.create_chat_completion(
-            messages=messages, stream=True,
-            temperature=overrides.pop("temperature", self.temperature),
-            max_tokens=overrides.pop("max_tokens", self.max_tokens))
-        for piece in result:
-            if stop.is_set():
-                break
-            delta = piece["choices"][0].get("delta") or {}
-            if delta.get("content"):
-                put(ChatChunk(content=delta["content"]))
-        put(ChatChunk(finish_reason="stop"))
 
     async def chat(self, messages: list[dict[str, Any]],
                    tools: list[dict[str, Any]] | None = None, *, stream: bool = True,
@@ -351,6 +342,7 @@ class LlamaCppLLM:
 
         # a copy: the caller's history may change while the worker renders it
         snapshot = json.loads(json.dumps(messages, default=str))
+        self._asked += 1
         self._executor.submit(self._worker, snapshot, tools or None, dict(overrides), stop, put)
         try:
             async for item in until_end(queue, _DONE):

@@ -237,7 +237,8 @@ class OpenAICompatibleLLM:
         return out
 
     async def warm(self, messages: list[dict[str, Any]] | None = None,
-                   tools: list[dict[str, Any]] | None = None) -> None:
+                   tools: list[dict[str, Any]] | None = None, *,
+                   user_so_far: str = "") -> None:
         """Nothing to load here; the server caches prompts itself (llama.cpp's does)."""
 
     async def supports_tools(self) -> bool:

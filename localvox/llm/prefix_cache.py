@@ -16,7 +16,7 @@ Kept apart from ``llama_cpp.py`` (loading, prompt, generation) to hold that modu
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any
+from typing import Any, Callable
 
 PREFIX_STATES = 3  # saved KV states kept (system prompt +/- tools, another session's)
 
@@ -54,6 +54,27 @@ class PrefixCache:
         llm.eval(prefix[common:])
         self._save(llm, key)
         return "evaluated"
+
+    @staticmethod
+    def extend(llm: Any, tokens: list[int], pause: Callable[[], Any] | None = None,
+               step: int = 4) -> int:
+        """Make the KV cache hold ``tokens``, reading only what does not match already
+        (a reply's own tokens usually do); returns how many tokens were evaluated.
+
+        Read ahead of need, so it must not hold up what the user hears: with ``pause``
+        (``CpuShare.yield_to_urgent``) it reads ``step`` tokens at a time and waits
+        between them while a reply's first audio is being made."""
+        common = common_prefix(llm.input_ids[:llm.n_tokens].tolist(), tokens)
+        if common >= len(tokens):
+            return 0
+        llm.n_tokens = common
+        if pause is None:
+            llm.eval(tokens[common:])
+            return len(tokens) - common
+        for at in range(common, len(tokens), step):
+            pause()
+            llm.eval(tokens[at:at + step])
+        return len(tokens) - common
 
     def _save(self, llm: Any, key: tuple[int, ...]) -> None:
         import ctypes

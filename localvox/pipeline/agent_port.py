@@ -1,7 +1,7 @@
 """What the turn engine needs from an agent, and an adapter over the SDK ``Session``.
 
 Why a port: the engine owns timing (speculation, barge-in, cancellation); the agent owns
-the conversation (history, tools, prompts). The engine talks to any agent through three
+the conversation (history, tools, prompts). The engine talks to any agent through a few
 calls, so it can be tested with a scripted fake and the SDK can change underneath it.
 
 Laziness is part of the contract: ``respond`` returns an async iterator the engine pulls
@@ -13,8 +13,11 @@ unless the speculation is confirmed), and closing the iterator cancels the LLM.
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Protocol, Union
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -59,7 +62,7 @@ ReplyPiece = Union[ReplyText, ToolStarted, ToolFinished, AgentNotice, EndSession
 
 
 class AgentPort(Protocol):
-    """The three things the engine asks of an agent."""
+    """What the engine asks of an agent."""
 
     def respond(self, text: str) -> AsyncIterator[ReplyPiece]:
         """Start a turn on the user's ``text``; yields the reply as it is produced."""
@@ -73,6 +76,14 @@ class AgentPort(Protocol):
 
     async def discard(self) -> None:
         """Forget the last ``respond`` entirely: a speculative reply that was thrown away."""
+
+    def prepare(self, heard_so_far: str) -> None:
+        """The user is still talking and has said ``heard_so_far`` (a partial transcript).
+
+        A hint, answered at once: the agent may start reading it (the built-in assistant
+        has its model evaluate the words, so the final transcript only adds the rest). It
+        must not act on it; ``respond`` still gets the final text.
+        """
 
     # Optional: ``can_speculate(text) -> bool``. Without it the engine assumes True; an
     # agent whose turns have side effects (tools) must say no where a guess could act.
@@ -98,6 +109,9 @@ class SaidText:
         pass
 
     async def discard(self) -> None:
+        pass
+
+    def prepare(self, heard_so_far: str) -> None:
         pass
 
 
@@ -151,6 +165,18 @@ class SessionAgent:
 
         outputs = [n for n in self.session.nodes if isinstance(n, OutputAgentNode)]
         return bool(outputs) and all(node.can_speculate(text) for node in outputs)
+
+    def prepare(self, heard_so_far: str) -> None:
+        """Passed to every output node (``OutputAgentNode.prepare_turn``); a node that fails
+        on the hint is logged, never allowed to break the turn being heard."""
+        from localvox.agent.nodes import OutputAgentNode
+
+        for node in self.session.nodes:
+            if isinstance(node, OutputAgentNode):
+                try:
+                    node.prepare_turn(heard_so_far)
+                except Exception:  # noqa: BLE001 - a hint
+                    log.warning("%s.prepare_turn failed", node.name, exc_info=True)
 
     async def join(self, timeout: float = 5.0) -> list[str]:
         """Open the conversation as the SDK's text loop does: send ``UserJoined``.
