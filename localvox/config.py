@@ -116,6 +116,7 @@ class LlmConfig:
     spoken_max_chars: int = 320
     tool_call_bias: float = 3.0
     yield_to_speech: bool = True
+    read_ahead: bool = True
     base_url: str = "http://127.0.0.1:8080/v1"
     api_key_env: str = "OPENAI_API_KEY"
     remote_model: str = "local"
@@ -154,7 +155,6 @@ class PipelineConfig:
     barge_in_threshold: float = 0.85
     barge_in_min_ms: int = 160
     speculative: bool = True
-    read_ahead: bool = True
     trace_path: str = ""
     audio_worker: bool = True
 

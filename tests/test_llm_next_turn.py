@@ -119,12 +119,13 @@ async def test_follow_up_after_a_routed_tool_turn_reads_only_its_words(tmp_path:
         await llm.close()
 
 
-async def _assistant(tmp_path: Path):
+async def _assistant(tmp_path: Path, read_ahead: bool = True):
     from localvox.agent.assistant import AssistantNode, create_app
     from localvox.agent.builtin_tools import BuiltinTools
     from localvox.pipeline.agent_port import SessionAgent
 
     config = _config()
+    config.llm.read_ahead = read_ahead
     llm = create(config)
     app = create_app(config, llm=llm,
                      tools_factory=lambda c: BuiltinTools(c, notes_path=tmp_path / "n.db"))
@@ -166,6 +167,25 @@ async def test_a_partial_the_router_claims_is_not_read(tmp_path: Path, monkeypat
         port.prepare("Tell me about the moon")
         await node.prepared()
         assert asked == ["Tell me about the moon"]
+    finally:
+        await session.close()
+        await app.close()
+        await llm.close()
+
+
+async def test_read_ahead_off_leaves_the_model_alone(tmp_path: Path, monkeypatch):
+    """``[llm] read_ahead = false``: no partial and no finished reply reaches the model
+    before a turn asks for it (what ``--set llm.read_ahead=false`` measures against)."""
+    llm, app, session, node, port = await _assistant(tmp_path, read_ahead=False)
+    asked: list[str] = []
+    warm = llm.warm
+    monkeypatch.setattr(llm, "warm", lambda *a, **kw: asked.append(kw.get("user_so_far", ""))
+                        or warm(*a, **kw))
+    try:
+        port.prepare("Tell me about the moon")
+        [p async for p in port.respond("Say yes.")]
+        await node.prepared()
+        assert asked == []
     finally:
         await session.close()
         await app.close()

@@ -90,8 +90,8 @@ class AssistantNode(OutputAgentNode):
 
     async def process_event(self, event: Event) -> None:
         await super().process_event(event)
-        if isinstance(event, LLMRequest):  # the reply is recorded: get the next turn ready
-            self._warm_next(self.context.messages)
+        if isinstance(event, LLMRequest) and self.config.llm.read_ahead:
+            self._warm_next(self.context.messages)  # the reply is recorded: read what follows
 
     def prepare_turn(self, heard_so_far: str) -> None:
         """Have the model read the user's words while they are still talking.
@@ -100,7 +100,8 @@ class AssistantNode(OutputAgentNode):
         tokens, ~0.3-0.4 s for the 1.5B on two cores, most of it after the final transcript
         in ``bench latency``); read from the partials, only the last words and the closing
         header are left. Not for a turn the router already claims (a tool answers it)."""
-        if not heard_so_far.strip() or self._router_claims(heard_so_far):
+        if not self.config.llm.read_ahead or not heard_so_far.strip() \
+                or self._router_claims(heard_so_far):
             return
         self._warm_next(self.context.messages, heard_so_far)
 

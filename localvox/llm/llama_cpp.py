@@ -42,7 +42,7 @@ from localvox.errors import LLMError, LocalvoxError
 from localvox.llm.base import ChatChunk
 from localvox.llm.chat_template import ChatTemplate, template_info
 from localvox.llm.llama_fallback import grammar_tool_call, plain_completion
-from localvox.llm.llama_load import check_gguf, keep_stdio_open
+from localvox.llm.llama_load import check_gguf, close_at_exit, keep_stdio_open
 from localvox.llm.prefix_cache import PrefixCache, common_prefix
 from localvox.llm.tool_bias import call_start_tokens, first_token_bias
 from localvox.llm.toolcall import ToolCallParser
@@ -125,6 +125,7 @@ class LlamaCppLLM:
                 info = template_info(llm)
                 self._template = ChatTemplate(info) if info is not None else None
                 self._llm = llm
+                close_at_exit(llm)
                 self._call_starts = call_start_tokens(llm)
             return self._llm
 

@@ -1,14 +1,19 @@
 """Loading a GGUF with llama-cpp-python without its side effects on the rest of the app.
 
-Two guards that run in the llama.cpp worker thread as the model loads: ``check_gguf``
+Guards that run in the llama.cpp worker thread as the model loads: ``check_gguf``
 rejects a file that is not a GGUF in one line (before llama.cpp prints pages of C++
-diagnostics), and ``keep_stdio_open`` stops llama-cpp-python silencing the whole
-process's stdout/stderr while the model loads in the background. Kept apart from
+diagnostics), ``keep_stdio_open`` stops llama-cpp-python silencing the whole
+process's stdout/stderr while the model loads in the background, and ``close_at_exit``
+frees a model still loaded when the interpreter exits, before the module globals its
+``__del__`` needs are gone (it printed "Exception ignored in: Llama.__del__ ...
+TypeError: 'NoneType' object is not callable" at the end of a test run). Kept apart from
 ``llama_cpp.py`` (loading, prompt, generation) to hold that module under ~400 lines.
 """
 
 from __future__ import annotations
 
+import atexit
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -70,3 +75,20 @@ def keep_stdio_open() -> None:
         llama_cpp.llama_log_set(_QUIET_LOG, ctypes.c_void_p(0))
     internals.suppress_stdout_stderr = _NoRedirect  # type: ignore[assignment]
     llama_mod.suppress_stdout_stderr = _NoRedirect  # type: ignore[assignment]
+
+
+_LOADED: "weakref.WeakSet[Any]" = weakref.WeakSet()
+
+
+def close_at_exit(llm: Any) -> None:
+    """Free ``llm`` at interpreter exit if nobody closed it (``atexit`` runs first)."""
+    _LOADED.add(llm)
+
+
+@atexit.register
+def _close_loaded() -> None:
+    for llm in list(_LOADED):
+        try:
+            llm.close()
+        except Exception:  # noqa: BLE001 - exiting anyway
+            pass

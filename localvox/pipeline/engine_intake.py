@@ -141,7 +141,7 @@ class FrameIntake(EngineState):
         self.segmenter.set_partial(text)
         if self.spec.reply is not None and not self.spec.matches(text):
             await self.spec.drop()
-        if self.opts.read_ahead and self._reply is None and self.spec.reply is None:
+        if self._reply is None and self.spec.reply is None:
             self.agent.prepare(text)  # the model may read the words while the user talks
 
     def _end_utterance(self, ev: SpeechEnded) -> None:

@@ -56,8 +56,6 @@ class EngineOptions:
     barge_in_min_ms: int = 160
     pre_roll_ms: int = 300
     speculative: bool = True
-    read_ahead: bool = True
-    """Give the agent each partial transcript while the user speaks (``AgentPort.prepare``)."""
     speculate_after_ms: int = 120
     """Silence (after the last voiced frame) before a covering partial may be speculated on."""
     min_partial_audio_ms: int = 1000
@@ -96,4 +94,4 @@ class EngineOptions:
                    barge_in_threshold=p.barge_in_threshold, barge_in_min_ms=p.barge_in_min_ms,
                    full_duplex_barge_in_threshold=config.echo.barge_in_threshold,
                    pre_roll_ms=config.vad.pre_roll_ms, speculative=p.speculative,
-                   read_ahead=p.read_ahead, speech_output=config.tui.speech_output)
+                   speech_output=config.tui.speech_output)
