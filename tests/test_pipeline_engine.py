@@ -385,13 +385,18 @@ async def test_own_voice_level_does_not_barge_in():
 
 async def test_partials_are_handed_to_the_agent_while_the_user_speaks():
     """Read-ahead: the agent gets each partial (``prepare``) before the final starts the
-    turn, so its model can read the words early; the turn itself still gets the final."""
-    audio = timeline((0.3, 0), (1.0, LOUD), (1.6, 0))
+    turn, so its model can read the words early; the turn itself still gets the final.
+    Only while the user talks: a partial decoded once they stopped (it covers the speech)
+    is speculation's, not read ahead."""
+    audio = timeline((0.3, 0), (1.2, LOUD), (1.8, 0))
     agent = FakeAgent()
-    events = await run_collect(make_engine(audio, agent=agent, speculative=False))
+    asr = FakeASR(["what time is it in Paris"], words_per_s=4.0, decode_s=0.1)
+    events = await run_collect(make_engine(audio, agent=agent, asr=asr, speculative=False))
     partials = [e.text for e in of(events, PartialTranscript)]
-    assert agent.prepared and set(agent.prepared) <= set(partials)
-    assert agent.calls == ["what time is it"]
+    # the partials decoded while the user talked; not those decoded in the silence after
+    assert agent.prepared == ["what time", "what time is", "what time is it"]
+    assert len(partials) > len(agent.prepared) and partials[-1] == "what time is it"
+    assert agent.calls == ["what time is it in Paris"]
 
 
 async def test_speculative_reply_used_when_final_matches():

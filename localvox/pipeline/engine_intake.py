@@ -141,8 +141,11 @@ class FrameIntake(EngineState):
         self.segmenter.set_partial(text)
         if self.spec.reply is not None and not self.spec.matches(text):
             await self.spec.drop()
-        if self._reply is None and self.spec.reply is None:
-            self.agent.prepare(text)  # the model may read the words while the user talks
+        # The model may read the words while the user talks. Not once a partial covers the
+        # speech: the user has stopped, speculation takes that text, and a read there only
+        # competed with the end-of-turn decodes (5 of 9 chat turns speculated, 7 without).
+        if self._reply is None and self.spec.reply is None and not utt.covers_speech:
+            self.agent.prepare(text)
 
     def _end_utterance(self, ev: SpeechEnded) -> None:
         if self.hearing.end(ev, self._finish_utterance):

@@ -53,8 +53,7 @@ class Speculation:
         if not self.opts.speculative or self.reply is not None or not utt.partial_text:
             return
         silence = frame_end_s - utt.last_voiced_end
-        covered = utt.start_s + utt.partial_audio_s >= utt.last_voiced_end - 0.02
-        if silence * 1000.0 < self.opts.speculate_after_ms or not covered:
+        if silence * 1000.0 < self.opts.speculate_after_ms or not utt.covers_speech:
             return
         text = utt.text_so_far
         if text == utt.refused:

@@ -48,6 +48,11 @@ class Utterance:
         self.task: asyncio.Task[Any] | None = None
 
     @property
+    def covers_speech(self) -> bool:
+        """The partial transcript reaches the last voiced frame: the user has stopped."""
+        return self.start_s + self.partial_audio_s >= self.last_voiced_end - 0.02
+
+    @property
     def text_so_far(self) -> str:
         return (self.prefix + " " + self.partial_text).strip()
 
